@@ -1,0 +1,1 @@
+"""flowsleuth's investigator and the surfaces people use (CLI, web, Slack)."""
