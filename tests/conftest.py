@@ -38,8 +38,16 @@ def pg_schema_url(base: str) -> Iterator[str]:
 
 
 def _backends() -> list[object]:
-    return ["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.skipif(
-        not PG_URL, reason="FLOWSLEUTH_TEST_PG_URL not set")])]
+    return [
+        "sqlite",
+        pytest.param(
+            "postgres",
+            marks=[
+                pytest.mark.postgres,
+                pytest.mark.skipif(not PG_URL, reason="FLOWSLEUTH_TEST_PG_URL not set"),
+            ],
+        ),
+    ]
 
 
 @pytest.fixture(params=_backends())

@@ -63,10 +63,12 @@ class DeadLetterView:
     preview: str
 
     def as_json(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
+        return {k: getattr(self, k) for k in self.__slots__}
 
 
-def list_dead_letters(store: Store, *, pending_only: bool = False, limit: int = 100) -> list[DeadLetterView]:
+def list_dead_letters(
+    store: Store, *, pending_only: bool = False, limit: int = 100
+) -> list[DeadLetterView]:
     stmt = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)
     if pending_only:
         stmt = stmt.where(DeadLetter.replayed_at.is_(None))
@@ -104,8 +106,13 @@ def replay_dead_letters(store: Store, replayers: dict[str, Replayer]) -> dict[st
     """
     with store.read() as conn:
         pending = conn.execute(
-            select(DeadLetter.id, DeadLetter.source, DeadLetter.payload, DeadLetter.content_type,
-                   DeadLetter.truncated)
+            select(
+                DeadLetter.id,
+                DeadLetter.source,
+                DeadLetter.payload,
+                DeadLetter.content_type,
+                DeadLetter.truncated,
+            )
             .where(DeadLetter.replayed_at.is_(None))
             .order_by(DeadLetter.id)
         ).all()

@@ -7,9 +7,9 @@ one. The same event twice is stored once (keyed by a hash of its canonical JSON)
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-import hashlib
 from typing import Any
 
 import orjson
@@ -30,7 +30,13 @@ from tools.store.models import (
     RunStateChange,
     now_micros,
 )
-from tools.store.writes import chunks, existing_values, insert_ignore, resolve_nodes, upsert_span, widen
+from tools.store.writes import (
+    chunks,
+    existing_values,
+    resolve_nodes,
+    upsert_span,
+    widen,
+)
 
 SOURCE = "openlineage"
 BATCH = 1000
@@ -94,17 +100,17 @@ def ingest_items(
 ) -> IngestResult:
     now = now_us if now_us is not None else now_micros()
     result = IngestResult()
-    rejected: list[tuple[RawItem, str]] = []
+    rejected: list[tuple[RawItem, str, str | None]] = []
     for batch in _batched(items, BATCH):
         parsed: list[ParsedEvent] = []
         for item in batch:
             if item.error is not None:
-                rejected.append((item, item.error))
+                rejected.append((item, item.error, None))
                 continue
             try:
                 parsed.append(parse_event(item.value, now))
             except InputError as exc:
-                rejected.append((item, str(exc)))
+                rejected.append((item, str(exc), exc.field))
         if parsed:
             with store.write() as conn:
                 accepted, dups = write_events(conn, store, parsed, now)
@@ -112,7 +118,7 @@ def ingest_items(
             result.duplicates += dups
     if rejected:
         with store.write() as conn:
-            for item, reason in rejected:
+            for item, reason, field in rejected:
                 dl_id = (
                     add_dead_letter(
                         conn,
@@ -125,7 +131,7 @@ def ingest_items(
                     if dead_letter
                     else None
                 )
-                result.rejected.append(Rejection(reason, origin, dl_id))
+                result.rejected.append(Rejection(reason, origin, dl_id, field))
     return result
 
 
@@ -270,7 +276,9 @@ def _write_edges(conn: Connection, events: list[ParsedEvent], ids: dict[NodeRef,
     )
 
 
-def _write_node_facets(conn: Connection, events: list[ParsedEvent], ids: dict[NodeRef, int]) -> None:
+def _write_node_facets(
+    conn: Connection, events: list[ParsedEvent], ids: dict[NodeRef, int]
+) -> None:
     """Keep each node's latest facets (ownership, documentation, sql, ...), merged by name."""
     latest: dict[int, dict[str, Any]] = {}
     for ev in events:
@@ -301,19 +309,27 @@ def _write_runs(
             by_run.setdefault(ev.run_uuid, []).append(ev)
     if not by_run:
         return {}
-    cols = [c for c in Run.__table__.c if c.name != "id"]  # type: ignore[attr-defined]
-    existing = {}
+    cols = [c for c in Run.__table__.c if c.name != "id"]
+    existing: dict[str, dict[str, Any]] = {}
     for part in chunks(list(by_run)):
-        for row in conn.execute(select(*cols).where(Run.run_uuid.in_(part))).mappings():
-            existing[row["run_uuid"]] = dict(row)
-    inserts, updates = [], []
+        for mapping in conn.execute(select(*cols).where(Run.run_uuid.in_(part))).mappings():
+            existing[mapping["run_uuid"]] = dict(mapping)
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
     for run_uuid, evs in by_run.items():
-        row = existing.get(run_uuid)
-        fresh = row is None
-        if row is None:
-            row = {c.name: None for c in cols}
-            row.update(run_uuid=run_uuid, job_id=ids[evs[0].job], state="OTHER",  # type: ignore[index]
-                       last_event_at=evs[0].event_time, facets={})
+        found = existing.get(run_uuid)
+        fresh = found is None
+        job = evs[0].job
+        assert job is not None  # run events always name their job
+        row = found or {c.name: None for c in cols}
+        if fresh:
+            row.update(
+                run_uuid=run_uuid,
+                job_id=ids[job],
+                state="OTHER",
+                last_event_at=evs[0].event_time,
+                facets={},
+            )
         for ev in evs:
             _fold(row, ev)
         (inserts if fresh else updates).append(row)
@@ -346,8 +362,14 @@ def _fold(row: dict[str, Any], ev: ParsedEvent) -> None:
     if row["started_at"] is None or t < row["started_at"]:
         row["started_at"] = t
     row["last_event_at"] = max(row["last_event_at"], t)
-    for key in ("nominal_start", "nominal_end", "parent_run_uuid", "parent_job", "error_message",
-                "stack_trace"):
+    for key in (
+        "nominal_start",
+        "nominal_end",
+        "parent_run_uuid",
+        "parent_job",
+        "error_message",
+        "stack_trace",
+    ):
         value = getattr(ev, key)
         if value is not None:
             row[key] = value
@@ -357,4 +379,3 @@ def _fold(row: dict[str, Any], ev: ParsedEvent) -> None:
     if ev.job_facets:
         facets.setdefault("job", {}).update(ev.job_facets)
     row["facets"] = facets
-

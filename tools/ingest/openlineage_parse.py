@@ -238,8 +238,10 @@ def _dataset(value: Any, path: str, role: str, now_us: int) -> DatasetObservatio
         if not isinstance(fields, list):
             raise InputError("expected an array", f"{path}.facets.schema.fields")
         for i, fld in enumerate(fields):
-            _str(_obj(fld, f"{path}.facets.schema.fields[{i}]").get("name"),
-                 f"{path}.facets.schema.fields[{i}].name")
+            _str(
+                _obj(fld, f"{path}.facets.schema.fields[{i}]").get("name"),
+                f"{path}.facets.schema.fields[{i}].name",
+            )
         obs.schema_fields = fields
     _quality(obs, facets.get("dataQualityMetrics"), f"{path}.facets.dataQualityMetrics")
     for facet_key in ("inputFacets", "outputFacets"):
@@ -278,7 +280,9 @@ def _dataset(value: Any, path: str, role: str, now_us: int) -> DatasetObservatio
                 trans = src.get("transformations")
                 kind = None
                 if isinstance(trans, list) and trans and isinstance(trans[0], dict):
-                    kind = "/".join(str(trans[0].get(k)) for k in ("type", "subtype") if trans[0].get(k))
+                    kind = "/".join(
+                        str(trans[0].get(k)) for k in ("type", "subtype") if trans[0].get(k)
+                    )
                 elif isinstance(spec.get("transformationType"), str):
                     kind = spec["transformationType"]
                 obs.column_lineage.append((column, src_ref, src_col, kind))
@@ -304,7 +308,11 @@ def _quality(obs: DatasetObservation, facet: Any, path: str) -> None:
         for key in ("nullCount", "distinctCount", "count", "sum", "min", "max"):
             if key in metrics and metrics[key] is not None:
                 value = metrics[key]
-                if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                if (
+                    isinstance(value, bool)
+                    or not isinstance(value, int | float)
+                    or not math.isfinite(value)
+                ):
                     raise InputError(
                         f"expected a finite number, got {value!r}",
                         f"{path}.columnMetrics.{column}.{key}",

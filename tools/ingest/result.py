@@ -20,9 +20,15 @@ class Rejection:
     reason: str
     origin: str | None = None
     dead_letter_id: int | None = None
+    field: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"reason": self.reason, "origin": self.origin, "dead_letter_id": self.dead_letter_id}
+        return {
+            "reason": self.reason,
+            "field": self.field,
+            "origin": self.origin,
+            "dead_letter_id": self.dead_letter_id,
+        }
 
 
 @dataclass(slots=True)

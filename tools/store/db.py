@@ -92,7 +92,9 @@ def migrate(engine: Engine) -> None:
     command.upgrade(alembic_config(engine), "head")
 
 
-def open_store(url: str, *, migrate_schema: bool = True, sqlite_synchronous: str = "NORMAL") -> Store:
+def open_store(
+    url: str, *, migrate_schema: bool = True, sqlite_synchronous: str = "NORMAL"
+) -> Store:
     engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
     if migrate_schema:
         migrate(engine)

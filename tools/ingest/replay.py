@@ -1,0 +1,37 @@
+"""How each kind of dead letter is fed back through its ingestion path."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from tools.ingest.deadletters import Replayer
+from tools.ingest.openlineage import ingest_openlineage
+from tools.ingest.result import IngestResult, InputError, Rejection
+from tools.store.db import Store
+
+
+def _openlineage(store: Store, payload: bytes, _content_type: str | None) -> IngestResult:
+    return ingest_openlineage(store, payload, origin="replay", dead_letter=False)
+
+
+def _otlp(store: Store, signal: str, payload: bytes, content_type: str | None) -> IngestResult:
+    from tools.ingest.otlp import ingest_otlp
+
+    try:
+        return ingest_otlp(
+            store,
+            signal,
+            payload,
+            content_type or "application/json",  # type: ignore[arg-type]
+            origin="replay",
+            dead_letter=False,
+        )
+    except InputError as exc:
+        return IngestResult(rejected=[Rejection(str(exc), "replay")])
+
+
+def replayers(store: Store) -> dict[str, Replayer]:
+    table: dict[str, Replayer] = {"openlineage": partial(_openlineage, store)}
+    for signal in ("metrics", "logs", "traces"):
+        table[f"otlp.{signal}"] = partial(_otlp, store, signal)
+    return table

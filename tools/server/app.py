@@ -1,0 +1,105 @@
+"""The FastAPI application behind ``flowsleuth serve``: ingestion and read-only queries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from tools.config import Settings
+from tools.nodes import NodeIdError, NodeRef
+from tools.server.ingest_routes import build_router, error_response
+from tools.store.db import Store
+from tools.store.queries import (
+    AssetView,
+    RunView,
+    SeriesView,
+    UnknownNodeError,
+    list_assets,
+    list_runs,
+    query_metrics,
+)
+from tools.timeutil import parse_micros
+
+
+def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(
+        title="flowsleuth",
+        description="MarTech pipeline incident investigator: telemetry ingestion and queries.",
+        version="0.1.0",
+    )
+    app.state.store = store
+    app.state.settings = settings
+    app.include_router(build_router(store, max_body_bytes=settings.max_body_bytes))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        loc = ".".join(str(p) for p in first.get("loc", ()))
+        return error_response(400, str(first.get("msg", "invalid request")), loc or None)
+
+    @app.exception_handler(NodeIdError)
+    async def _bad_node(_: Request, exc: NodeIdError) -> JSONResponse:
+        return error_response(400, str(exc), "node")
+
+    @app.exception_handler(UnknownNodeError)
+    async def _unknown_node(_: Request, exc: UnknownNodeError) -> JSONResponse:
+        return error_response(404, str(exc), "node")
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok", "store": store.engine.dialect.name}
+
+    @app.get("/api/v1/assets", tags=["query"], response_model=list[AssetView])
+    def assets(
+        type: str | None = Query(None, pattern="^(dataset|job)$"),
+        search: str | None = Query(None, max_length=256),
+        limit: int = Query(1000, ge=1, le=10_000),
+    ) -> list[AssetView]:
+        return list_assets(store, node_type=type, search=search, limit=limit)
+
+    @app.get("/api/v1/runs", tags=["query"], response_model=list[RunView])
+    def runs(
+        node: str = Query(..., max_length=2048),
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = Query(100, ge=1, le=10_000),
+    ) -> list[RunView]:
+        return list_runs(
+            store,
+            NodeRef.parse(node),
+            since_us=_t(since, "since"),
+            until_us=_t(until, "until"),
+            limit=limit,
+        )
+
+    @app.get("/api/v1/metrics", tags=["query"], response_model=list[SeriesView])
+    def metrics(
+        node: str = Query(..., max_length=2048),
+        name: str | None = Query(None, max_length=256),
+        since: str | None = None,
+        until: str | None = None,
+        max_points: int = Query(10_000, ge=1, le=100_000),
+    ) -> list[SeriesView]:
+        return query_metrics(
+            store,
+            NodeRef.parse(node),
+            name=name,
+            since_us=_t(since, "since"),
+            until_us=_t(until, "until"),
+            max_points=max_points,
+        )
+
+    return app
+
+
+def _t(value: str | None, field: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_micros(value)
+    except ValueError as exc:
+        raise RequestValidationError([{"loc": ("query", field), "msg": str(exc)}]) from None
