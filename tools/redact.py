@@ -121,6 +121,15 @@ def _card(match: re.Match[str]) -> str:
     return text
 
 
+def _ipv6(match: re.Match[str]) -> str:
+    text = match.group(0)
+    # "a::b" and "cafe::beef" are valid addresses but far likelier to be code ("Foo::bar"
+    # was excluded by the boundaries; short hex words are not): demand a digit.
+    if "::" in text and _DIGITS_RE.search(text) is None:
+        return text
+    return IP
+
+
 def _intl_phone(match: re.Match[str]) -> str:
     text = match.group(0)
     count = len(_DIGITS_RE.findall(text))
@@ -134,7 +143,7 @@ def redact(text: str) -> str:
     if "-" in text:
         text = _AD_CONTEXT_RE.sub(lambda m: m.group("ctx") + AD_ID, text)
     if ":" in text:
-        text = _IPV6_RE.sub(IP, text)
+        text = _IPV6_RE.sub(_ipv6, text)
     if _DIGITS_RE.search(text) is None:
         return text
     text = _CARD_RE.sub(_card, text)

@@ -61,6 +61,16 @@ def _facet(schema: str, **fields: Any) -> JSON:
     return {"_producer": PRODUCER, "_schemaURL": f"{FACETS}{schema}", **fields}
 
 
+def _error_facet(message: str) -> JSON:
+    return _facet("1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet",
+                  message=message, programmingLanguage="SQL")
+
+
+def _job_type(job_type: str) -> JSON:
+    return _facet("2-0-3/JobTypeJobFacet.json#/$defs/JobTypeJobFacet",
+                  jobType=job_type, integration="DBT", processingType="BATCH")
+
+
 _WANT: dict[type, str] = {str: "a non-empty string", dict: "an object", list: "an array"}
 
 
@@ -97,7 +107,7 @@ class _Translator:
     """One manifest (+ optional run_results) -> OpenLineage event dicts."""
 
     def __init__(self, manifest: Any, namespace: str | None, job_namespace: str) -> None:
-        self.version = _schema_version(manifest, "manifest")
+        _schema_version(manifest, "manifest")
         self.meta: JSON = manifest["metadata"]
         nodes = _require(manifest, "nodes", "manifest", dict)
         sources = manifest.get("sources") or {}
@@ -174,7 +184,7 @@ class _Translator:
     def inputs(self, uid: str) -> list[str]:
         """The datasets a node reads, looking through ephemeral models (inlined CTEs)."""
         found: list[str] = []
-        stack = list(reversed(self._parents(uid)))
+        stack = list(reversed(_parents(self.nodes[uid])))
         visited: set[str] = set()
         while stack:
             parent = stack.pop()
@@ -184,15 +194,10 @@ class _Translator:
             if self.kind(parent) not in LINEAGE_INPUTS:
                 continue
             if self.is_ephemeral(self.nodes[parent]):
-                stack.extend(reversed(self._parents(parent)))
+                stack.extend(reversed(_parents(self.nodes[parent])))
             else:
                 found.append(parent)
         return found
-
-    def _parents(self, uid: str) -> list[str]:
-        depends = self.nodes[uid].get("depends_on")
-        parents = depends.get("nodes") if isinstance(depends, dict) else None
-        return [p for p in parents or [] if isinstance(p, str)]
 
     # --- jobs ---------------------------------------------------------------------------
 
@@ -204,10 +209,7 @@ class _Translator:
         # "model.<package>.<name>" -> "<package>.<name>", as dbt-ol names its jobs.
         local = uid.split(".", 1)[1] if "." in uid else uid
         prefix = f"{database}.{schema}" if database else schema
-        facets: JSON = {
-            "jobType": _facet("2-0-3/JobTypeJobFacet.json#/$defs/JobTypeJobFacet",
-                              jobType=job_type, integration="DBT", processingType="BATCH"),
-        }
+        facets: JSON = {"jobType": _job_type(job_type)}
         query = _sql(node) if sql else None
         if query:
             dialect = {"dialect": self.dialect} if self.dialect else {}
@@ -313,21 +315,27 @@ class _Translator:
                 lines = [f"{test.get('name')}: {result.get('message') or result['status']}"
                          for test, result in failed]
                 message = f"{len(failed)} of {len(items)} tests failed: " + "; ".join(lines)
-                run = {**run, "facets": {**run["facets"], "errorMessage": _facet(
-                    "1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet",
-                    message=message, programmingLanguage="SQL")}}
+                run = {**run, "facets": {**run["facets"], "errorMessage": _error_facet(message)}}
             events.append(self.run_event(
                 "FAIL" if failed else "COMPLETE", end, run, job, [observed], []))
         return events
 
     def _tested(self, test: JSON) -> str | None:
         attached = test.get("attached_node")  # manifest v10+: the node a generic test is on
-        if isinstance(attached, str) and attached in self.nodes:
-            return attached
-        # Older manifests: the last dataset parent, as dbt-ol picks it.
-        parents = [p for p in self._parents(test.get("unique_id", ""))
-                   if self.kind(p) in DATASETS and p in self.nodes]
-        return parents[-1] if parents else None
+        if not isinstance(attached, str) or attached not in self.nodes:
+            # Older manifests: the last dataset parent, as dbt-ol picks it.
+            parents = [p for p in _parents(test) if self.kind(p) in DATASETS and p in self.nodes]
+            attached = parents[-1] if parents else None
+        # An ephemeral model is no table, so there is no dataset to hold the results.
+        if attached is None or self.is_ephemeral(self.nodes[attached]):
+            return None
+        return attached
+
+
+def _parents(node: JSON) -> list[str]:
+    depends = node.get("depends_on")
+    parents = depends.get("nodes") if isinstance(depends, dict) else None
+    return [p for p in parents or [] if isinstance(p, str)]
 
 
 def _schema_fields(columns: Any) -> list[JSON]:
@@ -390,8 +398,7 @@ def _rows_affected(result: JSON) -> int | None:
 def _error(result: JSON) -> JSON:
     message = result.get("message")
     text = message if isinstance(message, str) and message else f"dbt status {result['status']}"
-    return _facet("1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet",
-                  message=text, programmingLanguage="SQL")
+    return _error_facet(text)
 
 
 def _assertion(test: JSON, result: JSON) -> JSON:
@@ -507,13 +514,9 @@ def dbt_to_openlineage(
     run: JSON = {"runId": parent_id, "facets": dict(tr.run_facets)}
     end_run = run
     if failed:
-        end_run = {**run, "facets": {**run["facets"], "errorMessage": _facet(
-            "1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet",
-            message=f"{len(failed)} dbt job(s) failed: {', '.join(failed)}",
-            programmingLanguage="SQL")}}
-    job = {**parent_job, "facets": {"jobType": _facet(
-        "2-0-3/JobTypeJobFacet.json#/$defs/JobTypeJobFacet",
-        jobType="JOB", integration="DBT", processingType="BATCH")}}
+        message = f"{len(failed)} dbt job(s) failed: {', '.join(failed)}"
+        end_run = {**run, "facets": {**run["facets"], "errorMessage": _error_facet(message)}}
+    job = {**parent_job, "facets": {"jobType": _job_type("JOB")}}
     first = min((ev["eventTime"] for ev in children), key=_sort_key)
     last = max((ev["eventTime"] for ev in children), key=_sort_key)
     return [

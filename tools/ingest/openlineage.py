@@ -31,7 +31,9 @@ from tools.store.models import (
     now_micros,
 )
 from tools.store.writes import (
+    cached,
     chunks,
+    dialect_insert,
     existing_values,
     resolve_nodes,
     upsert_span,
@@ -40,6 +42,9 @@ from tools.store.writes import (
 
 SOURCE = "openlineage"
 BATCH = 1000
+# Facets that describe one run's data, not the dataset: they live on dataset versions and
+# raw events, and would make every run rewrite the node.
+PER_RUN_FACETS = frozenset({"dataQualityMetrics", "dataQualityAssertions", "outputStatistics"})
 
 
 @dataclass(slots=True)
@@ -100,39 +105,61 @@ def ingest_items(
 ) -> IngestResult:
     now = now_us if now_us is not None else now_micros()
     result = IngestResult()
-    rejected: list[tuple[RawItem, str, str | None]] = []
+    rejected: list[Rejected] = []
     for batch in _batched(items, BATCH):
-        parsed: list[ParsedEvent] = []
-        for item in batch:
-            if item.error is not None:
-                rejected.append((item, item.error, None))
-                continue
-            try:
-                parsed.append(parse_event(item.value, now))
-            except InputError as exc:
-                rejected.append((item, str(exc), exc.field))
+        parsed, bad = parse_items(batch, now)
+        rejected.extend(bad)
         if parsed:
             with store.write() as conn:
                 accepted, dups = write_events(conn, store, parsed, now)
             result.accepted += accepted
             result.duplicates += dups
-    if rejected:
-        with store.write() as conn:
-            for item, reason, field in rejected:
-                dl_id = (
-                    add_dead_letter(
-                        conn,
-                        source=SOURCE,
-                        reason=reason,
-                        payload=item.raw,
-                        origin=origin,
-                        content_type="application/json",
-                    )
-                    if dead_letter
-                    else None
-                )
-                result.rejected.append(Rejection(reason, origin, dl_id, field))
+    result.rejected.extend(keep_rejected(store, rejected, origin=origin, dead_letter=dead_letter))
     return result
+
+
+@dataclass(slots=True)
+class Rejected:
+    item: RawItem
+    reason: str
+    field: str | None = None
+
+
+def parse_items(items: Iterable[RawItem], now_us: int) -> tuple[list[ParsedEvent], list[Rejected]]:
+    parsed: list[ParsedEvent] = []
+    rejected: list[Rejected] = []
+    for item in items:
+        if item.error is not None:
+            rejected.append(Rejected(item, item.error))
+            continue
+        try:
+            parsed.append(parse_event(item.value, now_us))
+        except InputError as exc:
+            rejected.append(Rejected(item, str(exc), exc.field))
+    return parsed, rejected
+
+
+def keep_rejected(
+    store: Store, rejected: list[Rejected], *, origin: str | None, dead_letter: bool = True
+) -> list[Rejection]:
+    """Dead-letter rejected items (in their own transaction) and describe them."""
+    if not rejected:
+        return []
+    if not dead_letter:
+        return [Rejection(r.reason, origin, None, r.field) for r in rejected]
+    out = []
+    with store.write() as conn:
+        for r in rejected:
+            dl_id = add_dead_letter(
+                conn,
+                source=SOURCE,
+                reason=r.reason,
+                payload=r.item.raw,
+                origin=origin,
+                content_type="application/json",
+            )
+            out.append(Rejection(r.reason, origin, dl_id, r.field))
+    return out
 
 
 def _batched(items: Iterable[RawItem], size: int) -> Iterator[list[RawItem]]:
@@ -150,20 +177,19 @@ def write_events(
     conn: Connection, store: Store, events: list[ParsedEvent], received_at: int
 ) -> tuple[int, int]:
     """Write parsed events in one transaction; returns (accepted, duplicates)."""
-    fresh: dict[str, ParsedEvent] = {}
-    for ev in events:
-        fresh.setdefault(ev.event_hash, ev)
-    duplicates = len(events) - len(fresh)
-    known = existing_values(conn, LineageEvent.event_hash, list(fresh))
-    for digest in known:
-        del fresh[digest]
-    duplicates += len(known)
-    new = sorted(fresh.values(), key=lambda e: e.event_time)
-    if not new:
-        return 0, duplicates
+    new = write_events_detail(conn, store, events, received_at)
+    return len(new), len(events) - len(new)
 
+
+def write_events_detail(
+    conn: Connection, store: Store, events: list[ParsedEvent], received_at: int
+) -> set[str]:
+    """Write parsed events in one transaction; returns the hashes of the new ones."""
+    unique: dict[str, ParsedEvent] = {}
+    for ev in events:
+        unique.setdefault(ev.event_hash, ev)
     seen: dict[NodeRef, int] = {}
-    for ev in new:
+    for ev in unique.values():
         if ev.job is not None:
             widen(seen, ev.job, ev.event_time)
         for ds in ev.datasets:
@@ -172,33 +198,54 @@ def write_events(
                 widen(seen, src, ev.event_time)
     ids = resolve_nodes(conn, store, seen)
 
-    _write_node_facets(conn, new, ids)
+    # The raw event goes in first: the unique hash decides which events are new, in the
+    # same statement that stores them.
+    table = LineageEvent.__table__
+    stmt = cached(
+        conn,
+        ("lineage_events_new",),
+        lambda: (
+            dialect_insert(conn, table)  # type: ignore[arg-type]
+            .on_conflict_do_nothing()
+            .returning(table.c.event_hash)
+        ),
+    )
+    inserted = (
+        conn.execute(
+            stmt,
+            [
+                {
+                    "event_hash": ev.event_hash,
+                    "kind": ev.kind,
+                    "event_type": ev.event_type,
+                    "event_time": ev.event_time,
+                    "run_uuid": ev.run_uuid,
+                    "job_id": ids[ev.job] if ev.job is not None else None,
+                    "received_at": received_at,
+                    "payload": ev.payload.decode(),
+                }
+                for ev in unique.values()
+            ],
+        )
+        .scalars()
+        .all()
+    )
+    new_hashes = set(inserted)
+    new = sorted((unique[h] for h in new_hashes), key=lambda e: e.event_time)
+    if not new:
+        return new_hashes
+
+    _write_node_facets(conn, store, new, ids)
     _write_edges(conn, new, ids)
     run_ids = _write_runs(conn, new, ids)
 
-    conn.execute(
-        LineageEvent.__table__.insert(),  # type: ignore[attr-defined]
-        [
-            {
-                "event_hash": ev.event_hash,
-                "kind": ev.kind,
-                "event_type": ev.event_type,
-                "event_time": ev.event_time,
-                "run_uuid": ev.run_uuid,
-                "job_id": ids[ev.job] if ev.job is not None else None,
-                "received_at": received_at,
-                "payload": ev.payload.decode(),
-            }
-            for ev in new
-        ],
-    )
     states = [
         {"run_id": run_ids[ev.run_uuid], "state": ev.event_type, "at": ev.event_time}
         for ev in new
         if ev.run_uuid is not None and ev.event_type is not None
     ]
     if states:
-        conn.execute(RunStateChange.__table__.insert(), states)  # type: ignore[attr-defined]
+        conn.execute(_insert(conn, RunStateChange.__table__), states)  # type: ignore[arg-type]
     versions = [
         {
             "node_id": ids[ds.ref],
@@ -217,7 +264,7 @@ def write_events(
         if ds.has_version
     ]
     if versions:
-        conn.execute(DatasetVersion.__table__.insert(), versions)  # type: ignore[attr-defined]
+        conn.execute(_insert(conn, DatasetVersion.__table__), versions)  # type: ignore[arg-type]
     col_rows: dict[tuple[int, str, int, str], dict[str, Any]] = {}
     for ev in new:
         for ds in ev.datasets:
@@ -242,7 +289,11 @@ def write_events(
         list(col_rows.values()),
         ("dst_node_id", "dst_column", "src_node_id", "src_column"),
     )
-    return len(new), duplicates
+    return new_hashes
+
+
+def _insert(conn: Connection, table: Any) -> Any:
+    return cached(conn, ("insert", table.name), table.insert)
 
 
 def schema_hash(fields: list[Any] | None) -> str | None:
@@ -277,22 +328,40 @@ def _write_edges(conn: Connection, events: list[ParsedEvent], ids: dict[NodeRef,
 
 
 def _write_node_facets(
-    conn: Connection, events: list[ParsedEvent], ids: dict[NodeRef, int]
+    conn: Connection, store: Store, events: list[ParsedEvent], ids: dict[NodeRef, int]
 ) -> None:
     """Keep each node's latest facets (ownership, documentation, sql, ...), merged by name."""
-    latest: dict[int, dict[str, Any]] = {}
+    incoming: dict[int, dict[str, Any]] = {}
     for ev in events:
         if ev.job is not None and ev.job_facets:
-            latest.setdefault(ids[ev.job], {}).update(ev.job_facets)
+            incoming.setdefault(ids[ev.job], {}).update(ev.job_facets)
         for ds in ev.datasets:
             if ds.facets:
-                latest.setdefault(ids[ds.ref], {}).update(ds.facets)
+                stable = {k: v for k, v in ds.facets.items() if k not in PER_RUN_FACETS}
+                if stable:
+                    incoming.setdefault(ids[ds.ref], {}).update(stable)
+    latest: dict[int, dict[str, Any]] = {}
+    for node_id, facets in incoming.items():
+        # Most runs resend the same facets; merging them again would change nothing.
+        digest = hashlib.sha1(orjson.dumps(facets, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        if store.node_facets.get(node_id) != digest:
+            latest[node_id] = facets
+            store.node_facets[node_id] = digest
     if not latest:
         return
     current = existing_values(conn, Node.id, list(latest), Node.facets)
     table = Node.__table__
+    stmt = cached(
+        conn,
+        ("node_facets",),
+        lambda: (
+            table.update()  # type: ignore[attr-defined]
+            .where(table.c.id == bindparam("i"))
+            .values(facets=bindparam("f"))
+        ),
+    )
     conn.execute(
-        table.update().where(table.c.id == bindparam("i")).values(facets=bindparam("f")),  # type: ignore[attr-defined]
+        stmt,
         [
             {"i": node_id, "f": {**((current.get(node_id) or (None, None))[1] or {}), **facets}}
             for node_id, facets in latest.items()
@@ -303,26 +372,32 @@ def _write_node_facets(
 def _write_runs(
     conn: Connection, events: list[ParsedEvent], ids: dict[NodeRef, int]
 ) -> dict[str, int]:
+    """Fold events into their runs (creating or updating them); map run uuid -> row id."""
     by_run: dict[str, list[ParsedEvent]] = {}
     for ev in events:
         if ev.run_uuid is not None:
             by_run.setdefault(ev.run_uuid, []).append(ev)
     if not by_run:
         return {}
-    cols = [c for c in Run.__table__.c if c.name != "id"]
+    table = Run.__table__
+    cols = list(table.c)
     existing: dict[str, dict[str, Any]] = {}
+    select_stmt = cached(
+        conn,
+        ("runs_by_uuid",),
+        lambda: select(*cols).where(table.c.run_uuid.in_(bindparam("uuids", expanding=True))),
+    )
     for part in chunks(list(by_run)):
-        for mapping in conn.execute(select(*cols).where(Run.run_uuid.in_(part))).mappings():
+        for mapping in conn.execute(select_stmt, {"uuids": list(part)}).mappings():
             existing[mapping["run_uuid"]] = dict(mapping)
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     for run_uuid, evs in by_run.items():
         found = existing.get(run_uuid)
-        fresh = found is None
         job = evs[0].job
         assert job is not None  # run events always name their job
-        row = found or {c.name: None for c in cols}
-        if fresh:
+        row = found or {c.name: None for c in cols if c.name != "id"}
+        if found is None:
             row.update(
                 run_uuid=run_uuid,
                 job_id=ids[job],
@@ -332,20 +407,30 @@ def _write_runs(
             )
         for ev in evs:
             _fold(row, ev)
-        (inserts if fresh else updates).append(row)
-    table = Run.__table__
+        (inserts if found is None else updates).append(row)
+    run_ids = {r["run_uuid"]: r["id"] for r in updates}
     if inserts:
-        conn.execute(table.insert(), inserts)  # type: ignore[attr-defined]
-    if updates:
-        names = [c.name for c in cols if c.name != "run_uuid"]
-        conn.execute(
-            table.update()  # type: ignore[attr-defined]
-            .where(table.c.run_uuid == bindparam("_uuid"))
-            .values({n: bindparam(f"_{n}") for n in names}),
-            [{"_uuid": r["run_uuid"], **{f"_{n}": r[n] for n in names}} for r in updates],
+        stmt = cached(
+            conn,
+            ("runs_insert",),
+            lambda: table.insert().returning(  # type: ignore[attr-defined]
+                table.c.run_uuid, table.c.id
+            ),
         )
-    found = existing_values(conn, Run.run_uuid, list(by_run), Run.id)
-    return {uuid_: row[1] for uuid_, row in found.items()}
+        run_ids.update({u: i for u, i in conn.execute(stmt, inserts).all()})
+    if updates:
+        names = [c.name for c in cols if c.name not in ("id", "run_uuid", "job_id")]
+        stmt = cached(
+            conn,
+            ("runs_update",),
+            lambda: (
+                table.update()  # type: ignore[attr-defined]
+                .where(table.c.id == bindparam("_id"))
+                .values({n: bindparam(f"_{n}") for n in names})
+            ),
+        )
+        conn.execute(stmt, [{"_id": r["id"], **{f"_{n}": r[n] for n in names}} for r in updates])
+    return run_ids
 
 
 def _fold(row: dict[str, Any], ev: ParsedEvent) -> None:

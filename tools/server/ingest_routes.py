@@ -7,6 +7,7 @@ a bug in flowsleuth, never a bad payload.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import zlib
 from typing import Any
@@ -16,9 +17,11 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from tools.ingest.deadletters import record_dead_letter
-from tools.ingest.openlineage import ingest_openlineage
-from tools.ingest.result import InputError
+from tools.ingest.group_commit import GroupCommitWriter
+from tools.ingest.openlineage import decode_json_items, keep_rejected, parse_items
+from tools.ingest.result import IngestResult, InputError
 from tools.store.db import Store
+from tools.store.models import now_micros
 
 OTLP_TYPES = ("application/json", "application/x-protobuf")
 
@@ -85,6 +88,8 @@ async def read_body(request: Request, limit: int, source: str, store: Store) -> 
 
 def build_router(store: Store, *, max_body_bytes: int) -> APIRouter:
     router = APIRouter()
+    writer = GroupCommitWriter(store)
+    router.add_event_handler("shutdown", writer.close)
 
     @router.post(
         "/api/v1/lineage",
@@ -97,7 +102,15 @@ def build_router(store: Store, *, max_body_bytes: int) -> APIRouter:
             body = await read_body(request, max_body_bytes, "openlineage", store)
         except BodyError as exc:
             return error_response(exc.status, exc.reason)
-        result = await run_in_threadpool(ingest_openlineage, store, body, origin=request.url.path)
+        parsed, bad = parse_items(decode_json_items(body), now_micros())
+        result = IngestResult()
+        if parsed:
+            # Await the group commit that carries these events: 201 only once durable.
+            result.accepted, result.duplicates = await asyncio.wrap_future(writer.submit(parsed))
+        if bad:
+            result.rejected = await run_in_threadpool(
+                keep_rejected, store, bad, origin=request.url.path
+            )
         if result.rejected:
             first = result.rejected[0]
             return error_response(

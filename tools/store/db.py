@@ -31,16 +31,31 @@ class Store:
         # Caches of immutable ids (nodes and series are never deleted or renumbered).
         self.node_ids: dict[tuple[str, str, str], int] = {}
         self.series_ids: dict[tuple[int, str, str], int] = {}
+        # Write-avoidance caches: the newest last_seen written per node, and a digest of
+        # the facets last merged into each node (the same facets again change nothing).
+        self.node_seen: dict[int, int] = {}
+        self.node_facets: dict[int, str] = {}
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that commits on exit; on return the data is durable."""
-        if self._write_lock is None:
-            with self.engine.begin() as conn:
+        try:
+            if self._write_lock is None:
+                with self.engine.begin() as conn:
+                    yield conn
+                return
+            with self._write_lock, self.engine.begin() as conn:
                 yield conn
-            return
-        with self._write_lock, self.engine.begin() as conn:
-            yield conn
+        except BaseException:
+            # The caches may name rows the rollback just removed.
+            self.reset_caches()
+            raise
+
+    def reset_caches(self) -> None:
+        self.node_ids.clear()
+        self.series_ids.clear()
+        self.node_seen.clear()
+        self.node_facets.clear()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -69,7 +69,7 @@ class Node(Base):
     first_seen: Mapped[int] = mapped_column(Micros)
     last_seen: Mapped[int] = mapped_column(Micros)
     # Latest dataset/job facets as sent (ownership, documentation, sql, sourceCode, ...).
-    facets: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    facets: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
 
 
 class Edge(Base):
@@ -146,7 +146,7 @@ class Run(Base):
     parent_job: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     stack_trace: Mapped[str | None] = mapped_column(Text, nullable=True)
-    facets: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    facets: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
 
 
 class RunStateChange(Base):
@@ -171,11 +171,11 @@ class DatasetVersion(Base):
     role: Mapped[str] = mapped_column(String(16))  # input | output | dataset | profile | dbt
     observed_at: Mapped[int] = mapped_column(Micros)
     schema_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    schema_fields: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    schema_fields: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     row_count: Mapped[float | None] = mapped_column(Float, nullable=True)
     byte_count: Mapped[float | None] = mapped_column(Float, nullable=True)
-    column_metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    assertions: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    column_metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    assertions: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
 
 
 class MetricSeries(Base):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, case, select, tuple_
@@ -28,10 +28,28 @@ def dialect_insert(conn: Connection, table: Table) -> Any:
     return sqlite.insert(table)
 
 
+# Building a statement costs more than executing a cached compiled one: on the single-event
+# HTTP path construction dominated, so statements are built once per dialect and reused.
+_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+
+
+def cached(conn: Connection, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    full = (conn.dialect.name, *key)
+    stmt = _STATEMENTS.get(full)
+    if stmt is None:
+        stmt = _STATEMENTS[full] = build()
+    return stmt
+
+
 def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert rows, silently skipping those that hit a unique constraint."""
     if rows:
-        conn.execute(dialect_insert(conn, table).on_conflict_do_nothing(), rows)
+        stmt = cached(
+            conn,
+            ("ignore", table.name),
+            lambda: dialect_insert(conn, table).on_conflict_do_nothing(),
+        )
+        conn.execute(stmt, rows)
 
 
 def upsert_span(
@@ -40,22 +58,25 @@ def upsert_span(
     """Insert rows keyed by ``keys``; on conflict widen [first_seen, last_seen]."""
     if not rows:
         return
-    stmt: Insert = dialect_insert(conn, table)
-    excluded = stmt.excluded  # type: ignore[attr-defined]
-    stmt = stmt.on_conflict_do_update(  # type: ignore[attr-defined]
-        index_elements=list(keys),
-        set_={
-            "first_seen": case(
-                (excluded.first_seen < table.c.first_seen, excluded.first_seen),
-                else_=table.c.first_seen,
-            ),
-            "last_seen": case(
-                (excluded.last_seen > table.c.last_seen, excluded.last_seen),
-                else_=table.c.last_seen,
-            ),
-        },
-    )
-    conn.execute(stmt, rows)
+
+    def build() -> Any:
+        stmt: Insert = dialect_insert(conn, table)
+        excluded = stmt.excluded  # type: ignore[attr-defined]
+        return stmt.on_conflict_do_update(  # type: ignore[attr-defined]
+            index_elements=list(keys),
+            set_={
+                "first_seen": case(
+                    (excluded.first_seen < table.c.first_seen, excluded.first_seen),
+                    else_=table.c.first_seen,
+                ),
+                "last_seen": case(
+                    (excluded.last_seen > table.c.last_seen, excluded.last_seen),
+                    else_=table.c.last_seen,
+                ),
+            },
+        )
+
+    conn.execute(cached(conn, ("span", table.name, *keys), build), rows)
 
 
 def resolve_nodes(conn: Connection, store: Store, seen: dict[NodeRef, int]) -> dict[NodeRef, int]:
@@ -96,14 +117,25 @@ def resolve_nodes(conn: Connection, store: Store, seen: dict[NodeRef, int]) -> d
             for node_id, typ, ns, name in rows:
                 store.node_ids[(typ, ns, name)] = node_id
                 ids[NodeRef(typ, ns, name)] = node_id
-    touch = [{"i": ids[r], "t": t} for r, t in seen.items() if r not in missing]
+    # last_seen only moves forward; the cache skips the write when it would not.
+    touch = []
+    for ref, t in seen.items():
+        node_id = ids[ref]
+        if ref not in missing and t > store.node_seen.get(node_id, -1):
+            touch.append({"i": node_id, "t": t})
+        if t > store.node_seen.get(node_id, -1):
+            store.node_seen[node_id] = t
     if touch:
-        conn.execute(
-            table.update()  # type: ignore[attr-defined]
-            .where(table.c.id == bindparam("i"), table.c.last_seen < bindparam("t"))
-            .values(last_seen=bindparam("t")),
-            touch,
+        stmt = cached(
+            conn,
+            ("touch_node",),
+            lambda: (
+                table.update()  # type: ignore[attr-defined]
+                .where(table.c.id == bindparam("i"), table.c.last_seen < bindparam("t"))
+                .values(last_seen=bindparam("t"))
+            ),
         )
+        conn.execute(stmt, touch)
     return ids
 
 
