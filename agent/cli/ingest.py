@@ -93,7 +93,7 @@ def openlineage_cmd(ctx: typer.Context, paths: Paths, as_json: JsonOpt = False) 
     """OpenLineage events: a JSON object, an array, or JSON lines per file."""
     st = state(ctx)
     files = _files(paths)
-    _run(files, lambda cb: ingest_openlineage_files(st.store, files, cb), as_json)
+    _run(files, lambda cb: ingest_openlineage_files(st.store, files, cb, st.now_us), as_json)
 
 
 @app.command("otlp")

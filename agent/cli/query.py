@@ -136,7 +136,7 @@ def deadletters(
     """Rejected input with its reason; ``--replay`` retries it."""
     st = state(ctx)
     if replay:
-        counts = replay_dead_letters(st.store, replayers(st.store))
+        counts = replay_dead_letters(st.store, replayers(st.store, st.now_us))
         if as_json:
             print_json(counts)
         else:

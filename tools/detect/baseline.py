@@ -31,7 +31,7 @@ import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from tools.detect.config import DAY, WEEK, DetectorConfig
-from tools.detect.nanstats import MAD_TO_SIGMA, nanmedian
+from tools.detect.nanstats import MAD_TO_SIGMA, median_and_spread, nanmedian
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -46,6 +46,7 @@ _COMPLEXITY_GAIN = 0.9
 # Mean absolute deviation of a Gaussian is 0.798 sigma.
 _MEAN_ABS_TO_SIGMA = 1.2533
 _FRESH_LEVEL = False
+_LOCAL_WEIGHT = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,13 +127,26 @@ def _level_expectation(train: FloatArray, pad: int, s: int, e: int, m: int) -> F
     return np.broadcast_to(out, (train.shape[0], e - s))
 
 
-def _seasonal_profile(train: FloatArray, pad: int, s: int, e: int, period: int,
-                      seasons: int) -> FloatArray:
-    """Median of the same phase over the last `seasons` periods, for each point of [s, e)."""
+def _seasonal_profile(train: FloatArray, raw: FloatArray, pad: int, s: int, e: int,
+                      period: int, seasons: int) -> tuple[FloatArray, FloatArray]:
+    """(profile, spread) for each point of [s, e): median and IQR-sigma of the same phase
+    over the last `seasons` periods.
+
+    Excluded points are left out, unless more than half of a phase's lags were excluded:
+    a departure that keeps recurring at one phase is part of the pattern (a weekend peak
+    seen under the hour-of-day model, say), so the raw values are used there.
+    """
     t = np.arange(s, e)
     idx = t[:, None] - period * np.arange(1, seasons + 1)[None, :]
     cols = np.where(idx >= 0, idx + pad, 0)  # column 0 is padding: NaN
-    return nanmedian(train[:, cols])  # (n, c, seasons) -> (n, c)
+    lags = train[:, cols]  # (n, c, seasons)
+    raw_lags = raw[:, cols]
+    kept = np.count_nonzero(~np.isnan(lags), axis=-1)
+    present = np.count_nonzero(~np.isnan(raw_lags), axis=-1)
+    recurring = 2 * kept < present
+    if recurring.any():
+        lags = np.where(recurring[..., None], raw_lags, lags)
+    return median_and_spread(lags)
 
 
 def fit_baseline(values: FloatArray, step_s: int, cfg: DetectorConfig) -> BaselineFit:
@@ -142,6 +156,7 @@ def fit_baseline(values: FloatArray, step_s: int, cfg: DetectorConfig) -> Baseli
     m, pad = plan.level_window, plan.level_window
     train = np.full((n, total + pad), np.nan)
     train[:, pad:] = values
+    raw = train.copy()
     finite = ~np.isnan(values)
     # Each model's expectation, and each seasonal model's profile before its level offset:
     # residuals of training points come out of `train - stored`, already masked.
@@ -166,12 +181,14 @@ def fit_baseline(values: FloatArray, step_s: int, cfg: DetectorConfig) -> Baseli
         e = min(total, s + plan.block)
         obs = values[:, s:e]
         exp_all = np.full((3, n, e - s), np.nan)
+        local_sigma = np.full((3, n, e - s), np.nan)
         exp_all[LEVEL] = _level_expectation(train, pad, s, e, m)
         for mdl in (DAILY, WEEKLY):
             period = plan.period(mdl)
             if period == 0 or s < period:
                 continue
-            prof = _seasonal_profile(train, pad, s, e, period, plan.seasons(mdl))
+            prof, spread = _seasonal_profile(train, raw, pad, s, e, period, plan.seasons(mdl))
+            local_sigma[mdl] = spread
             lo = max(0, s - m)
             with np.errstate(over="ignore", invalid="ignore"):
                 recent = train[:, pad + lo : pad + s] - profiles[mdl - 1, :, lo:s]
@@ -189,7 +206,9 @@ def fit_baseline(values: FloatArray, step_s: int, cfg: DetectorConfig) -> Baseli
 
         pick = np.maximum(chosen, 0)
         exp = exp_all[pick, rows]
-        sig = np.broadcast_to(model_sigma[pick, rows][:, None], exp.shape)
+        # Noise can differ by phase (a quiet night, a busy day): the band is the wider of
+        # the model's overall scale and the spread of this phase's own history.
+        sig = np.fmax(model_sigma[pick, rows][:, None], _LOCAL_WEIGHT * local_sigma[pick, rows])
         fallback = np.isnan(exp) & ~np.isnan(exp_all[LEVEL])
         exp = np.where(fallback, exp_all[LEVEL], exp)
         sig = np.where(fallback, model_sigma[LEVEL][:, None], sig)

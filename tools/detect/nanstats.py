@@ -15,14 +15,38 @@ FloatArray = npt.NDArray[np.float64]
 MAD_TO_SIGMA = 1.4826
 
 
+def _pick(ordered: FloatArray, frac: float, count: npt.NDArray[np.int64]) -> FloatArray:
+    """Linear-interpolated quantile `frac` of rows whose first `count` entries are sorted."""
+    pos = frac * np.maximum(count - 1, 0)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, np.maximum(count - 1, 0))
+    weight = pos - lo
+    low = np.take_along_axis(ordered, lo[..., None], axis=-1)[..., 0]
+    high = np.take_along_axis(ordered, hi[..., None], axis=-1)[..., 0]
+    return np.asarray(low + weight * (high - low))
+
+
 def nanmedian(a: FloatArray) -> FloatArray:
     """Median over the last axis ignoring NaN; NaN where a row has no finite value."""
+    return median_and_spread(a, spread=False)[0]
+
+
+def median_and_spread(a: FloatArray, spread: bool = True) -> tuple[FloatArray, FloatArray]:
+    """(median, IQR / 1.349) over the last axis ignoring NaN, from one sort.
+
+    IQR / 1.349 estimates a Gaussian standard deviation; it is NaN for rows with fewer than
+    three finite values, which say nothing about spread.
+    """
     length = a.shape[-1]
     if length == 0:
-        return np.full(a.shape[:-1], np.nan)
+        empty = np.full(a.shape[:-1], np.nan)
+        return empty, empty.copy()
     ordered = np.sort(a, axis=-1)
     # Halve before adding: the sum of two huge values of one sign would overflow.
     med = ordered[..., (length - 1) // 2] / 2 + ordered[..., length // 2] / 2
+    full = np.full(a.shape[:-1], length, dtype=np.int64)
+    iqr = (_pick(ordered, 0.75, full) - _pick(ordered, 0.25, full)) / 1.349 if spread \
+        else np.empty(0)
     has_nan = np.isnan(ordered[..., -1])  # NaN sorts last: a row has one iff it ends in one
     if has_nan.any():
         rows = ordered[has_nan]
@@ -31,7 +55,12 @@ def nanmedian(a: FloatArray) -> FloatArray:
         low = rows[pick, np.maximum((count - 1) // 2, 0)]
         high = rows[pick, np.maximum(count // 2, 0)]
         med[has_nan] = np.where(count > 0, low / 2 + high / 2, np.nan)
-    return np.asarray(med)
+        if spread:
+            sub = (_pick(rows, 0.75, count) - _pick(rows, 0.25, count)) / 1.349
+            iqr[has_nan] = np.where(count >= 3, sub, np.nan)
+    if spread and length < 3:
+        iqr = np.full(med.shape, np.nan)
+    return np.asarray(med), np.asarray(iqr)
 
 
 def robust_scale(a: FloatArray) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:

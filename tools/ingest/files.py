@@ -32,12 +32,15 @@ def total_bytes(files: Iterable[Path]) -> int:
 
 
 def ingest_openlineage_files(
-    store: Store, files: Iterable[Path], on_progress: Progress | None = None
+    store: Store,
+    files: Iterable[Path],
+    on_progress: Progress | None = None,
+    now_us: int | None = None,
 ) -> IngestResult:
     result = IngestResult()
     for f in files:
         data = f.read_bytes()
-        result.merge(ingest_openlineage(store, data, origin=str(f)))
+        result.merge(ingest_openlineage(store, data, origin=str(f), now_us=now_us))
         if on_progress:
             on_progress(len(data))
     return result

@@ -245,7 +245,7 @@ def write_events_detail(
         if ev.run_uuid is not None and ev.event_type is not None
     ]
     if states:
-        conn.execute(_insert(conn, RunStateChange.__table__), states)  # type: ignore[arg-type]
+        conn.execute(_insert(conn, RunStateChange.__table__), states)
     versions = [
         {
             "node_id": ids[ds.ref],
@@ -264,7 +264,7 @@ def write_events_detail(
         if ds.has_version
     ]
     if versions:
-        conn.execute(_insert(conn, DatasetVersion.__table__), versions)  # type: ignore[arg-type]
+        conn.execute(_insert(conn, DatasetVersion.__table__), versions)
     col_rows: dict[tuple[int, str, int, str], dict[str, Any]] = {}
     for ev in new:
         for ds in ev.datasets:

@@ -10,11 +10,15 @@ from tools.ingest.result import IngestResult, InputError, Rejection
 from tools.store.db import Store
 
 
-def _openlineage(store: Store, payload: bytes, _content_type: str | None) -> IngestResult:
-    return ingest_openlineage(store, payload, origin="replay", dead_letter=False)
+def _openlineage(
+    store: Store, now_us: int | None, payload: bytes, _content_type: str | None
+) -> IngestResult:
+    return ingest_openlineage(store, payload, origin="replay", dead_letter=False, now_us=now_us)
 
 
-def _otlp(store: Store, signal: str, payload: bytes, content_type: str | None) -> IngestResult:
+def _otlp(
+    store: Store, now_us: int | None, signal: str, payload: bytes, content_type: str | None
+) -> IngestResult:
     from tools.ingest.otlp import ingest_otlp
 
     try:
@@ -30,8 +34,9 @@ def _otlp(store: Store, signal: str, payload: bytes, content_type: str | None) -
         return IngestResult(rejected=[Rejection(str(exc), "replay")])
 
 
-def replayers(store: Store) -> dict[str, Replayer]:
-    table: dict[str, Replayer] = {"openlineage": partial(_openlineage, store)}
+def replayers(store: Store, now_us: int | None = None) -> dict[str, Replayer]:
+    """Replay functions per dead-letter source; ``now_us`` is 'now' for time checks."""
+    table: dict[str, Replayer] = {"openlineage": partial(_openlineage, store, now_us)}
     for signal in ("metrics", "logs", "traces"):
-        table[f"otlp.{signal}"] = partial(_otlp, store, signal)
+        table[f"otlp.{signal}"] = partial(_otlp, store, now_us, signal)
     return table

@@ -73,11 +73,18 @@ def test_valid_catalog_is_stored_and_read_back(store: Store) -> None:
     asset = get_catalog_entry(store, NodeRef.parse(AUDIENCE))
     assert asset is not None
     assert (asset.kind, asset.tier, asset.owner, asset.revenue_per_day) == (
-        "activation", 1, "lifecycle-marketing", 18500.0)
+        "activation",
+        1,
+        "lifecycle-marketing",
+        18500.0,
+    )
     assert asset.extras() == {"runbook": "https://wiki.example/cart"}
     freshness, sync = asset.slos
     assert (freshness.operator, freshness.threshold, freshness.window_seconds) == (
-        "<=", 7200.0, 28 * 86400.0)
+        "<=",
+        7200.0,
+        28 * 86400.0,
+    )
     assert freshness.objective == "<= 2h" and freshness.target == 0.99
     assert sync.operator == ">=" and sync.threshold == pytest.approx(0.98)
     assert sync.met_by(0.985) and not sync.met_by(0.97)
@@ -98,24 +105,30 @@ def test_each_bad_entry_is_rejected_with_its_line(store: Store) -> None:
     assert "line 7: tier: Input should be greater than or equal to 0" in reasons[1]
     assert "line 12: slos[0].objective: objective 'about 5%' should be an operator" in reasons[2]
     assert "must be a mapping" in reasons[3]
-    assert "line 16: node dataset:pg://db:5432:crm.contacts is already defined at line 2" in (
-        reasons[4])
+    assert (
+        "line 16: node dataset:pg://db:5432:crm.contacts is already defined at line 2"
+        in (reasons[4])
+    )
     assert reasons[5] == (
         "line 19: revenue_per_day: Input should be a valid number; line 20: kind: Input should "
-        "be 'source', 'staging', 'model', 'identity', 'audience', 'activation' or 'campaign'")
+        "be 'source', 'staging', 'model', 'identity', 'audience', 'activation' or 'campaign'"
+    )
 
     result = ingest_catalog(store, MIXED.encode(), origin="mixed.yaml")
     assert result.accepted == 1 and len(result.rejected) == 6
     with store.read() as conn:
-        letters = conn.execute(select(DeadLetter.source, DeadLetter.origin, DeadLetter.payload)
-                               .order_by(DeadLetter.id)).all()
+        letters = conn.execute(
+            select(DeadLetter.source, DeadLetter.origin, DeadLetter.payload).order_by(DeadLetter.id)
+        ).all()
     assert [(s, o) for s, o, _ in letters] == [("catalog", "mixed.yaml")] * 6
     assert [r.dead_letter_id for r in result.rejected] == sorted(
-        r.dead_letter_id for r in result.rejected if r.dead_letter_id is not None)
+        r.dead_letter_id for r in result.rejected if r.dead_letter_id is not None
+    )
     # A dead letter is a one-entry catalog: replaying it takes this same path.
     replayed, replay_errors = load_catalog(bytes(letters[1][2]))
     assert replayed == [] and replay_errors[0].reason.endswith(
-        "tier: Input should be greater than or equal to 0")
+        "tier: Input should be greater than or equal to 0"
+    )
 
 
 @pytest.mark.parametrize(
@@ -157,15 +170,20 @@ def test_reload_upserts_by_node(store: Store, tmp_path: Path) -> None:
     assert asset is not None and (asset.tier, asset.revenue_per_day) == (2, 20000.0)
     with store.read() as conn:
         assert conn.execute(select(func.count()).select_from(CatalogEntry)).scalar_one() == 2
-        updated = dict(conn.execute(select(Node.name, CatalogEntry.updated_at)
-                                    .join(CatalogEntry, CatalogEntry.node_id == Node.id)).all())
+        updated = dict(
+            conn.execute(
+                select(Node.name, CatalogEntry.updated_at).join(
+                    CatalogEntry, CatalogEntry.node_id == Node.id
+                )
+            ).all()
+        )
         last_seen = conn.execute(select(func.max(Node.last_seen))).scalar_one()
     assert updated == {"audience.cart_abandoners": 3_000, "crm.sync_profiles": 1_000}
     assert last_seen == 1_000  # naming an asset is not observing it
 
 
 def test_existing_node_is_reused(store: Store) -> None:
-    text = VALID.split("  - node: \"job:")[0]
+    text = VALID.split('  - node: "job:')[0]
     ingest_catalog(store, text.encode(), now_us=5_000)
     ingest_catalog(store, text.replace("tier: 1", "tier: 3").encode(), now_us=6_000)
     with store.read() as conn:

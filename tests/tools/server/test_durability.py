@@ -19,8 +19,13 @@ def _event(run_id: str, i: int) -> dict[str, object]:
         "eventTime": f"2026-11-20T10:{i // 60 % 60:02d}:{i % 60:02d}Z",
         "run": {"runId": run_id},
         "job": {"namespace": "airflow://prod", "name": f"job_{i % 17}"},
-        "outputs": [{"namespace": "snowflake://acme", "name": f"t_{i % 23}",
-                     "outputFacets": {"outputStatistics": {"rowCount": i}}}],
+        "outputs": [
+            {
+                "namespace": "snowflake://acme",
+                "name": f"t_{i % 23}",
+                "outputFacets": {"outputStatistics": {"rowCount": i}},
+            }
+        ],
         "producer": "https://example.com/durability",
     }
 
