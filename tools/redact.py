@@ -132,8 +132,20 @@ def _ipv6(match: re.Match[str]) -> str:
 
 def _intl_phone(match: re.Match[str]) -> str:
     text = match.group(0)
-    count = len(_DIGITS_RE.findall(text))
-    return PHONE if 8 <= count <= 15 else text
+    end = len(text)
+    # The match may have run on into a following number ("+44 20 7946 0958 12"): drop
+    # trailing space-separated groups until what is left can be an E.164 number.
+    while end > 0:
+        count = len(_DIGITS_RE.findall(text, 0, end))
+        if count < 8:
+            return text
+        if count <= 15:
+            return PHONE + text[end:]
+        cut = text.rfind(" ", 0, end)
+        if cut <= 0:
+            return text
+        end = cut
+    return text
 
 
 def redact(text: str) -> str:

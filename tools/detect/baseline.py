@@ -47,6 +47,7 @@ _COMPLEXITY_GAIN = 0.9
 _MEAN_ABS_TO_SIGMA = 1.2533
 _FRESH_LEVEL = False
 _LOCAL_WEIGHT = 1.0
+_NEIGHBOURS = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,12 +130,16 @@ def _level_expectation(train: FloatArray, pad: int, s: int, e: int, m: int) -> F
 
 def _seasonal_profile(train: FloatArray, raw: FloatArray, pad: int, s: int, e: int,
                       period: int, seasons: int) -> tuple[FloatArray, FloatArray]:
-    """(profile, spread) for each point of [s, e): median and IQR-sigma of the same phase
-    over the last `seasons` periods.
+    """(profile, spread) for each point of [s, e).
 
-    Excluded points are left out, unless more than half of a phase's lags were excluded:
-    a departure that keeps recurring at one phase is part of the pattern (a weekend peak
-    seen under the hour-of-day model, say), so the raw values are used there.
+    The profile is the median of the same phase over the last `seasons` periods. Excluded
+    points are left out, unless more than half of a phase's lags were excluded: a departure
+    that keeps recurring at one phase is part of the pattern (a weekend peak seen under the
+    hour-of-day model, say), so the raw values are used there.
+
+    The spread (a Gaussian sigma from the IQR) pools the raw values at the phase and its two
+    neighbours over the same periods: enough samples to tell a noisy phase from a quiet one,
+    and raw because excluding a noisy phase's extremes would make it look quiet.
     """
     t = np.arange(s, e)
     idx = t[:, None] - period * np.arange(1, seasons + 1)[None, :]
@@ -146,7 +151,10 @@ def _seasonal_profile(train: FloatArray, raw: FloatArray, pad: int, s: int, e: i
     recurring = 2 * kept < present
     if recurring.any():
         lags = np.where(recurring[..., None], raw_lags, lags)
-    return median_and_spread(lags)
+    near = np.concatenate([idx - _NEIGHBOURS, idx, idx + _NEIGHBOURS], axis=1)
+    near_cols = np.where((near >= 0) & (near < s), near + pad, 0)
+    _, spread = median_and_spread(raw[:, near_cols])
+    return nanmedian(lags), spread
 
 
 def fit_baseline(values: FloatArray, step_s: int, cfg: DetectorConfig) -> BaselineFit:

@@ -281,3 +281,62 @@ class DeadLetter(Base):
 
 def now_micros() -> int:
     return to_micros(datetime.now(UTC))
+
+
+class AnomalyRow(Base):
+    """One ongoing problem on one series of one node; updated while open, then resolved."""
+
+    __tablename__ = "anomalies"
+    __table_args__ = (
+        Index("ix_anomalies_key_status", "dedup_key", "status"),
+        Index("ix_anomalies_status_node", "status", "node_id"),
+        Index("ix_anomalies_onset", "onset_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(64))
+    node_id: Mapped[int] = mapped_column(ForeignKey("nodes.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    metric: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))  # open | resolved
+    onset_at: Mapped[int] = mapped_column(Micros)
+    detected_at: Mapped[int] = mapped_column(Micros)
+    updated_at: Mapped[int] = mapped_column(Micros)
+    resolved_at: Mapped[int | None] = mapped_column(Micros, nullable=True)
+    observed: Mapped[float | None] = mapped_column(Float, nullable=True)
+    expected: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lower: Mapped[float | None] = mapped_column(Float, nullable=True)
+    upper: Mapped[float | None] = mapped_column(Float, nullable=True)
+    score: Mapped[float] = mapped_column(Float)
+    severity: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class IncidentRow(Base):
+    """Anomalies connected through lineage and close in time: one problem, many symptoms."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_status_opened", "status", "opened_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # open | resolved
+    severity: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(Text)
+    opened_at: Mapped[int] = mapped_column(Micros)
+    updated_at: Mapped[int] = mapped_column(Micros)
+    resolved_at: Mapped[int | None] = mapped_column(Micros, nullable=True)
+    root_causes: Mapped[list[Any]] = mapped_column(JSON)
+    impacted: Mapped[list[Any]] = mapped_column(JSON)
+    at_risk: Mapped[list[Any]] = mapped_column(JSON)
+    revenue_at_risk_per_day: Mapped[float] = mapped_column(Float)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+
+
+class IncidentAnomaly(Base):
+    __tablename__ = "incident_anomalies"
+    __table_args__ = (Index("ix_incident_anomalies_anomaly", "anomaly_id"),)
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), primary_key=True)
+    anomaly_id: Mapped[int] = mapped_column(ForeignKey("anomalies.id"), primary_key=True)

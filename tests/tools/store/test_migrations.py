@@ -7,7 +7,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from tools.store import Store, open_store
-from tools.store.models import Base
+from tools.store.schema import Base
 
 
 def test_migrated_schema_matches_models(store: Store) -> None:

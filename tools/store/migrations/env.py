@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
-from tools.store.models import Base
+from tools.store.schema import Base
 
 config = context.config
 engine: Engine = config.attributes["engine"]
