@@ -348,11 +348,19 @@ def _mart_lineage(mart: str, inputs: dict[str, int]) -> dict[str, list[tuple[int
             "first_order_at": [(pos, "ordered_at")]}
 
 
+DEDUP_PREFIX = "qualify row_number() over (partition by "
+
+
 def _select_sql(out: Dataset, *ins: Dataset) -> str:
     cols = ",\n    ".join(c.name for c in out.columns)
     src = ins[0].name.replace("/", "_").replace(".", "_") if ins[0].is_source else ins[0].name
     joins = "".join(f"\nleft join {d.name} using (customer_id)" for d in ins[1:])
-    return f"select\n    {cols}\nfrom {src}{joins}"
+    sql = f"select\n    {cols}\nfrom {src}{joins}"
+    key = next((c.name for c in out.columns if c.key), None)
+    if ins[0].is_source and key:
+        # Staging keeps the latest copy of each key: file re-deliveries must not double rows.
+        sql += f"\n{DEDUP_PREFIX}{key} order by _loaded_at desc) = 1"
+    return sql
 
 
 def _audience_sql(aud: Dataset, profiles: Dataset, behaviour: Dataset) -> str:

@@ -49,6 +49,8 @@ def from_micros(value: int) -> datetime:
 
 
 Micros = BigInteger
+# Python None is stored as SQL NULL (not JSON 'null'), so IS NULL filters mean "absent".
+NullableJSON = JSON(none_as_null=True)
 
 
 class Base(DeclarativeBase):
@@ -69,7 +71,7 @@ class Node(Base):
     first_seen: Mapped[int] = mapped_column(Micros)
     last_seen: Mapped[int] = mapped_column(Micros)
     # Latest dataset/job facets as sent (ownership, documentation, sql, sourceCode, ...).
-    facets: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    facets: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON, nullable=True)
 
 
 class Edge(Base):
@@ -146,7 +148,7 @@ class Run(Base):
     parent_job: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     stack_trace: Mapped[str | None] = mapped_column(Text, nullable=True)
-    facets: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    facets: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON, nullable=True)
 
 
 class RunStateChange(Base):
@@ -171,11 +173,11 @@ class DatasetVersion(Base):
     role: Mapped[str] = mapped_column(String(16))  # input | output | dataset | profile | dbt
     observed_at: Mapped[int] = mapped_column(Micros)
     schema_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    schema_fields: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    schema_fields: Mapped[list[Any] | None] = mapped_column(NullableJSON, nullable=True)
     row_count: Mapped[float | None] = mapped_column(Float, nullable=True)
     byte_count: Mapped[float | None] = mapped_column(Float, nullable=True)
-    column_metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
-    assertions: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    column_metrics: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON, nullable=True)
+    assertions: Mapped[list[Any] | None] = mapped_column(NullableJSON, nullable=True)
 
 
 class MetricSeries(Base):
@@ -331,7 +333,7 @@ class IncidentRow(Base):
     impacted: Mapped[list[Any]] = mapped_column(JSON)
     at_risk: Mapped[list[Any]] = mapped_column(JSON)
     revenue_at_risk_per_day: Mapped[float] = mapped_column(Float)
-    report: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    report: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON, nullable=True)
 
 
 class IncidentAnomaly(Base):
