@@ -22,8 +22,13 @@ from tools.ingest.otlp import ingest_otlp
 from tools.store import open_store
 
 T0_NS = 1_767_225_600 * 10**9  # 2026-01-01
-METRICS = ("data.null_fraction", "data.duplicate_fraction", "data.row_count",
-           "data.freshness.lag", "event.loss_fraction")
+METRICS = (
+    "data.null_fraction",
+    "data.duplicate_fraction",
+    "data.row_count",
+    "data.freshness.lag",
+    "event.loss_fraction",
+)
 
 
 def _kv(key: str, value: str) -> dict[str, Any]:
@@ -46,21 +51,27 @@ def make_file(path: Path, series: int, points: int, lines: int, assets: int = 50
                     dps = []
                     for k in range(per_line):
                         i = line * per_line + k
-                        dps.append({
-                            "attributes": [_kv("column", column)],
-                            "timeUnixNano": str(T0_NS + i * 60 * 10**9),
-                            "asDouble": ((a * 31 + s * 7 + i) % 1000) / 1000.0,
-                        })
+                        dps.append(
+                            {
+                                "attributes": [_kv("column", column)],
+                                "timeUnixNano": str(T0_NS + i * 60 * 10**9),
+                                "asDouble": ((a * 31 + s * 7 + i) % 1000) / 1000.0,
+                            }
+                        )
                     total += len(dps)
                     metrics.append({"name": name, "unit": "1", "gauge": {"dataPoints": dps}})
-                resources.append({
-                    "resource": {"attributes": [
-                        _kv("service.name", "bench"),
-                        _kv("openlineage.dataset.namespace", "snowflake://acme"),
-                        _kv("openlineage.dataset.name", f"analytics.model_{a}"),
-                    ]},
-                    "scopeMetrics": [{"scope": {"name": "bench"}, "metrics": metrics}],
-                })
+                resources.append(
+                    {
+                        "resource": {
+                            "attributes": [
+                                _kv("service.name", "bench"),
+                                _kv("openlineage.dataset.namespace", "snowflake://acme"),
+                                _kv("openlineage.dataset.name", f"analytics.model_{a}"),
+                            ]
+                        },
+                        "scopeMetrics": [{"scope": {"name": "bench"}, "metrics": metrics}],
+                    }
+                )
             out.write(orjson.dumps({"resourceMetrics": resources}) + b"\n")
     return total
 
@@ -80,8 +91,10 @@ def main() -> None:
         result = ingest_otlp(store, "metrics", data, origin=str(path))
         elapsed = time.perf_counter() - start
         store.dispose()
-    print(f"{total} points in {len(data) / 1e6:.1f} MB: accepted {result.accepted}, "
-          f"duplicates {result.duplicates}, rejected {len(result.rejected)}")
+    print(
+        f"{total} points in {len(data) / 1e6:.1f} MB: accepted {result.accepted}, "
+        f"duplicates {result.duplicates}, rejected {len(result.rejected)}"
+    )
     print(f"{elapsed:.2f} s -> {result.accepted / elapsed:,.0f} points/s")
 
 

@@ -101,7 +101,11 @@ def otlp_cmd(ctx: typer.Context, paths: Paths, as_json: JsonOpt = False) -> None
     """OTLP/JSON files (metrics, logs or traces; one request per file or per line)."""
     st = state(ctx)
     files = _files(paths)
-    _run(files, lambda cb: ingest_otlp_files(st.store, files, on_progress=cb), as_json)
+    _run(
+        files,
+        lambda cb: ingest_otlp_files(st.store, files, on_progress=cb, now_us=st.now_us),
+        as_json,
+    )
 
 
 @app.command("dbt")

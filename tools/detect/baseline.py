@@ -2,22 +2,23 @@
 
 Three baselines compete per series:
 
-* ``level``: the median of the preceding ``level_window_points`` points;
-* ``hour_of_day``: the median of the same phase over the last ``daily_seasons`` days, plus
-  a level offset (the median recent departure from that profile), used from two days on;
-* ``hour_of_week``: the same over the last ``weekly_seasons`` weeks, from two weeks on.
+* ``level``: the median of the ``level_window_points`` training points before the block;
+* ``hour_of_day``: a trimmed mean of the same phase over the last ``daily_seasons`` days,
+  plus a level offset (the median recent departure from that profile), used from two days;
+* ``hour_of_week``: the same over the last ``weekly_seasons`` weeks, used from two weeks.
 
 Seasonal phases are lags in points (a day is 86400 / step points), so the step must divide
-a day. At each refit the model with the smallest mean absolute residual over the scale
-window is used (a more complex one must win by ``_COMPLEXITY_GAIN``), and its robust scale
-is ``1.4826 * median |residual|`` (residuals about zero, so a biased model gets a wider band).
+a day. At each refit (daily) every series takes the model with the smallest mean absolute
+residual over the scale window (a more complex one must win by ``COMPLEXITY_GAIN``). Its
+sigma is the largest of: 1.4826 * median |residual| (about zero, so a biased model gets a
+wider band); the tail quantile of recent |residual| (see ``tail_fraction``); the spread of
+this phase's own residuals; and the minimum-change floor divided by ``k_alert``.
 
-Causality: the series is processed in blocks of ``block_points``. Every quantity a point's
-score uses comes from points strictly before it. Points scoring at least ``k_train`` are
-removed from the training copy at the end of their block, so a past anomaly never shapes
-later baselines, unless the excursion lasts ``accept_after_seconds``: then it is accepted as
-the new normal and its points re-enter training. Inside one block the level median still
-sees the block's earlier raw points (a median shrugs off a few outliers).
+Causality: the series is processed in blocks of ``block_points`` points, and every quantity
+a point's score uses comes from points before its block. Points scoring at least
+``k_train`` are removed from the training copy at the end of their block, so a past anomaly
+does not shape later baselines, unless the excursion lasts ``accept_after_seconds``: then
+it is accepted as the new normal and its points re-enter training.
 
 All work is vectorised across series; the Python loop runs once per block, not per point.
 """
@@ -28,26 +29,22 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from numpy.lib.stride_tricks import sliding_window_view
 
-from tools.detect.config import DAY, WEEK, DetectorConfig
-from tools.detect.nanstats import MAD_TO_SIGMA, median_and_spread, nanmedian
+from tools.detect import profiles
+from tools.detect.config import DAY, DetectorConfig
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
 
 LEVEL, DAILY, WEEKLY = 0, 1, 2
+MODELS = (LEVEL, DAILY, WEEKLY)
 MODEL_NAMES = ("level", "hour_of_day", "hour_of_week")
 NO_MODEL = -1
 NEVER = np.iinfo(np.int64).max
 # A seasonal model must cut the mean absolute residual by this factor to replace a simpler
 # one: equal fits should keep the model with fewer moving parts.
-_COMPLEXITY_GAIN = 0.9
-# Mean absolute deviation of a Gaussian is 0.798 sigma.
-_MEAN_ABS_TO_SIGMA = 1.2533
-_FRESH_LEVEL = False
-_LOCAL_WEIGHT = 1.0
-_NEIGHBOURS = 1
+COMPLEXITY_GAIN = 0.9
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,15 +67,18 @@ class Plan:
     @classmethod
     def make(cls, cfg: DetectorConfig, step_s: int) -> Plan:
         day = DAY // step_s if DAY % step_s == 0 and DAY // step_s >= 2 else 0
-        week = 7 * day if day else 0
         block = max(1, cfg.block_points)
-        if day:
-            block = min(block, day)  # seasonal lags must reach back past the whole block
         refit = -(-cfg.points(cfg.refit_seconds, step_s) // block) * block
+        if day:
+            # Seasonal lags must reach back past the whole block, and a refit's profiles
+            # for the coming interval may only use lags from before it.
+            block = min(block, day)
+            refit = min(-(-cfg.points(cfg.refit_seconds, step_s) // block) * block,
+                        (day // block) * block)
         return cls(
             step_s=step_s,
             day=day,
-            week=week,
+            week=7 * day,
             block=block,
             refit=refit,
             level_window=cfg.level_window_points,
@@ -91,10 +91,10 @@ class Plan:
         )
 
     def period(self, model: int) -> int:
-        return {LEVEL: 0, DAILY: self.day, WEEKLY: self.week}[model]
+        return (0, self.day, self.week)[model]
 
     def seasons(self, model: int) -> int:
-        return {LEVEL: 0, DAILY: self.daily_seasons, WEEKLY: self.weekly_seasons}[model]
+        return (0, self.daily_seasons, self.weekly_seasons)[model]
 
     def usable(self, model: int, start: int) -> bool:
         """Level from the start; a seasonal profile once two full seasons are behind."""
@@ -108,137 +108,166 @@ class BaselineFit:
 
     plan: Plan
     expected: FloatArray
-    sigma: FloatArray  # effective scale: robust scale raised to the change floor
+    sigma: FloatArray  # effective scale; the band is expected ± k_alert * sigma
     score: FloatArray
     model: npt.NDArray[np.int8]
-    excluded: BoolArray  # was ever kept out of training
-    released_at: npt.NDArray[np.int64]  # block start from which it re-entered, NEVER if not
-    refit_starts: npt.NDArray[np.int64]
+    excluded: BoolArray  # was kept out of training at some point
+    released_at: IntArray  # block start from which it was back in training, NEVER if not
+    refit_starts: IntArray
 
 
-def _level_expectation(train: FloatArray, pad: int, s: int, e: int, m: int) -> FloatArray:
-    """Median of the m points before each point of [s, e); needs a quarter of them present."""
-    if _FRESH_LEVEL:
-        windows = sliding_window_view(train[:, pad + s - m : pad + e - 1], m, axis=1)
-    else:
-        windows = train[:, None, pad + s - m : pad + s]
-    med = nanmedian(windows)
-    enough = np.count_nonzero(~np.isnan(windows), axis=-1) >= max(1, m // 4)
-    out = np.where(enough, med, np.nan)
-    return np.broadcast_to(out, (train.shape[0], e - s))
+@dataclass(slots=True)
+class _State:
+    """The detector's memory while it walks through the blocks."""
+
+    train: FloatArray
+    raw: FloatArray
+    pad: int
+    model_exp: FloatArray  # (3, n, T) each model's expectation, NaN before it exists
+    profiles: FloatArray  # (2, n, T) seasonal profile without its level offset
+    spreads: FloatArray  # (2, n, T) phase sigma of each seasonal model
+    excluded_now: BoolArray
+    released_at: IntArray
+    run_start: IntArray  # where each series' current run of excluded points began
+    chosen: IntArray
+    model_sigma: FloatArray  # (3, n)
+    clip: FloatArray  # (3, n) model sigma from mean |residual|, caps the phase spreads
+
+    @classmethod
+    def start(cls, values: FloatArray, pad: int) -> _State:
+        n, total = values.shape
+        train = np.full((n, total + pad), np.nan)
+        train[:, pad:] = values
+        return cls(train=train, raw=train.copy(), pad=pad,
+                   model_exp=np.full((3, n, total), np.nan),
+                   profiles=np.full((2, n, total), np.nan),
+                   spreads=np.full((2, n, total), np.nan),
+                   excluded_now=np.zeros((n, total), dtype=bool),
+                   released_at=np.full((n, total), NEVER, dtype=np.int64),
+                   run_start=np.zeros(n, dtype=np.int64),
+                   chosen=np.full(n, NO_MODEL, dtype=np.int64),
+                   model_sigma=np.full((3, n), np.nan),
+                   clip=np.full((3, n), np.nan))
 
 
-def _seasonal_profile(train: FloatArray, raw: FloatArray, pad: int, s: int, e: int,
-                      period: int, seasons: int) -> tuple[FloatArray, FloatArray]:
-    """(profile, spread) for each point of [s, e).
+def _new_interval(st: _State, plan: Plan, cfg: DetectorConfig, s: int, e: int,
+                  refit: bool) -> None:
+    """At the start of an interval [s, e): window statistics, the model choice and scales
+    (when refit), and the seasonal profiles and phase spreads for the whole interval."""
+    lo = max(0, s - plan.scale_window)
+    window, count, mean_abs = profiles.residual_stats(st.train, st.pad, st.model_exp, lo, s)
+    st.clip = np.where(count >= cfg.min_scale_points, profiles.MEAN_ABS_TO_SIGMA * mean_abs,
+                       np.nan)
+    if refit:
+        _choose_models(st, plan, cfg, s, window, count, mean_abs)
+    for mdl in (DAILY, WEEKLY):
+        period = plan.period(mdl)
+        if period == 0 or s < period:
+            continue
+        seasons = plan.seasons(mdl)
+        st.profiles[mdl - 1, :, s:e] = profiles.seasonal_profile(
+            st.train, st.raw, st.pad, s, e, period, seasons)
+        st.spreads[mdl - 1, :, s:e] = profiles.phase_spread(
+            st.raw, st.model_exp[mdl], st.pad, s, e, period, seasons, st.clip[mdl])
 
-    The profile is the median of the same phase over the last `seasons` periods. Excluded
-    points are left out, unless more than half of a phase's lags were excluded: a departure
-    that keeps recurring at one phase is part of the pattern (a weekend peak seen under the
-    hour-of-day model, say), so the raw values are used there.
 
-    The spread (a Gaussian sigma from the IQR) pools the raw values at the phase and its two
-    neighbours over the same periods: enough samples to tell a noisy phase from a quiet one,
-    and raw because excluding a noisy phase's extremes would make it look quiet.
-    """
-    t = np.arange(s, e)
-    idx = t[:, None] - period * np.arange(1, seasons + 1)[None, :]
-    cols = np.where(idx >= 0, idx + pad, 0)  # column 0 is padding: NaN
-    lags = train[:, cols]  # (n, c, seasons)
-    raw_lags = raw[:, cols]
-    kept = np.count_nonzero(~np.isnan(lags), axis=-1)
-    present = np.count_nonzero(~np.isnan(raw_lags), axis=-1)
-    recurring = 2 * kept < present
-    if recurring.any():
-        lags = np.where(recurring[..., None], raw_lags, lags)
-    near = np.concatenate([idx - _NEIGHBOURS, idx, idx + _NEIGHBOURS], axis=1)
-    near_cols = np.where((near >= 0) & (near < s), near + pad, 0)
-    _, spread = median_and_spread(raw[:, near_cols])
-    return nanmedian(lags), spread
+def _choose_models(st: _State, plan: Plan, cfg: DetectorConfig, s: int, window: FloatArray,
+                   count: IntArray, mean_abs: FloatArray) -> None:
+    usable = np.array([plan.usable(mdl, s) for mdl in MODELS])[:, None]
+    eligible = usable & (count >= cfg.min_scale_points)
+    penalty = np.array([1.0, 1 / COMPLEXITY_GAIN, 1 / COMPLEXITY_GAIN**2])[:, None]
+    crit = np.where(eligible, mean_abs * penalty, np.inf)
+    chosen = np.argmin(crit, axis=0).astype(np.int64)
+    chosen[~np.isfinite(crit.min(axis=0))] = NO_MODEL
+    rows = np.arange(chosen.size)
+    sig = np.full(crit.shape, np.nan)
+    # The scale is needed for the chosen model and for the level fallback only.
+    sig[LEVEL] = profiles.robust_sigma(window[LEVEL])
+    seasonal = chosen > LEVEL
+    if seasonal.any():
+        sig[chosen[seasonal], rows[seasonal]] = profiles.robust_sigma(
+            window[chosen[seasonal], rows[seasonal]])
+    has = chosen >= 0
+    if has.any():
+        pick = np.maximum(chosen, 0)
+        lo = max(0, s - plan.scale_window)
+        with np.errstate(over="ignore", invalid="ignore"):
+            raw_res = np.abs(st.raw[:, st.pad + lo : st.pad + s] - st.model_exp[pick, rows, lo:s])
+        frac = max(cfg.tail_fraction, cfg.tail_min_points / max(raw_res.shape[1], 1))
+        tail = profiles.tail_sigma(raw_res, min(frac, 0.5))
+        sig[pick[has], rows[has]] = np.fmax(sig[pick[has], rows[has]], tail[has])
+    st.chosen, st.model_sigma = chosen, sig
+
+
+def _block_expectations(st: _State, plan: Plan, s: int, e: int) -> tuple[FloatArray,
+                                                                          FloatArray]:
+    """(expectation, phase sigma) of each model for the points of [s, e)."""
+    n = st.train.shape[0]
+    exp_all = np.full((3, n, e - s), np.nan)
+    spread = np.full((3, n, e - s), np.nan)
+    exp_all[LEVEL] = profiles.level(st.train, st.pad, s, plan.level_window)[:, None]
+    lo = max(0, s - plan.level_window)
+    for mdl in (DAILY, WEEKLY):
+        period = plan.period(mdl)
+        if period == 0 or s < period:
+            continue
+        with np.errstate(over="ignore", invalid="ignore"):
+            recent = st.train[:, st.pad + lo : st.pad + s] - st.profiles[mdl - 1, :, lo:s]
+        offset = np.nan_to_num(profiles.nanmedian(recent), nan=0.0)
+        exp_all[mdl] = st.profiles[mdl - 1, :, s:e] + offset[:, None]
+        spread[mdl] = st.spreads[mdl - 1, :, s:e]
+    st.model_exp[:, :, s:e] = exp_all
+    return exp_all, spread
 
 
 def fit_baseline(values: FloatArray, step_s: int, cfg: DetectorConfig) -> BaselineFit:
     """Score every point of every row of ``values`` (n_series, n_points) causally."""
     plan = Plan.make(cfg, step_s)
     n, total = values.shape
-    m, pad = plan.level_window, plan.level_window
-    train = np.full((n, total + pad), np.nan)
-    train[:, pad:] = values
-    raw = train.copy()
-    finite = ~np.isnan(values)
-    # Each model's expectation, and each seasonal model's profile before its level offset:
-    # residuals of training points come out of `train - stored`, already masked.
-    model_exp = np.full((3, n, total), np.nan)
-    profiles = np.full((2, n, total), np.nan)  # hour_of_day, hour_of_week
-    excluded_now = np.zeros((n, total), dtype=bool)
-    released_at = np.full((n, total), NEVER, dtype=np.int64)
+    st = _State.start(values, plan.level_window)
     expected = np.full((n, total), np.nan)
     sigma = np.full((n, total), np.nan)
     score = np.full((n, total), np.nan)
     model = np.full((n, total), NO_MODEL, dtype=np.int8)
-    chosen = np.full(n, NO_MODEL, dtype=np.int64)
-    model_sigma = np.full((3, n), np.nan)
-    run_start = np.zeros(n, dtype=np.int64)
-    refits: list[int] = []
-    next_refit = plan.warmup
+    finite = ~np.isnan(values)
     rows = np.arange(n)
     floor_abs = cfg.min_abs_change / cfg.k_alert
     floor_rel = cfg.min_rel_change / cfg.k_alert
+    refits: list[int] = []
 
     for s in range(0, total, plan.block):
         e = min(total, s + plan.block)
-        obs = values[:, s:e]
-        exp_all = np.full((3, n, e - s), np.nan)
-        local_sigma = np.full((3, n, e - s), np.nan)
-        exp_all[LEVEL] = _level_expectation(train, pad, s, e, m)
-        for mdl in (DAILY, WEEKLY):
-            period = plan.period(mdl)
-            if period == 0 or s < period:
-                continue
-            prof, spread = _seasonal_profile(train, raw, pad, s, e, period, plan.seasons(mdl))
-            local_sigma[mdl] = spread
-            lo = max(0, s - m)
-            with np.errstate(over="ignore", invalid="ignore"):
-                recent = train[:, pad + lo : pad + s] - profiles[mdl - 1, :, lo:s]
-            offset = np.nan_to_num(nanmedian(recent), nan=0.0)
-            exp_all[mdl] = prof + offset[:, None]
-            profiles[mdl - 1, :, s:e] = prof
-        model_exp[:, :, s:e] = exp_all
-
-        if s >= next_refit:
-            chosen, model_sigma = _refit(train, pad, model_exp, plan, cfg, s)
-            refits.append(s)
-            next_refit = s + plan.refit
-        if s < plan.warmup or not refits:
+        if s % plan.refit == 0:
+            refit = s >= plan.warmup or (not refits and s + plan.refit > plan.warmup
+                                         and s >= plan.warmup)
+            _new_interval(st, plan, cfg, s, min(total, s + plan.refit), refit)
+            if refit:
+                refits.append(s)
+        exp_all, spread = _block_expectations(st, plan, s, e)
+        if not refits:
             continue
-
-        pick = np.maximum(chosen, 0)
+        obs = values[:, s:e]
+        pick = np.maximum(st.chosen, 0)
         exp = exp_all[pick, rows]
-        # Noise can differ by phase (a quiet night, a busy day): the band is the wider of
-        # the model's overall scale and the spread of this phase's own history.
-        sig = np.fmax(model_sigma[pick, rows][:, None], _LOCAL_WEIGHT * local_sigma[pick, rows])
+        sig = np.fmax(st.model_sigma[pick, rows][:, None], spread[pick, rows])
         fallback = np.isnan(exp) & ~np.isnan(exp_all[LEVEL])
         exp = np.where(fallback, exp_all[LEVEL], exp)
-        sig = np.where(fallback, model_sigma[LEVEL][:, None], sig)
-        mdl_used = np.where(fallback, LEVEL, pick[:, None])
-        none = (chosen == NO_MODEL)[:, None] | np.isnan(exp)
+        sig = np.where(fallback, st.model_sigma[LEVEL][:, None], sig)
+        none = (st.chosen == NO_MODEL)[:, None] | np.isnan(exp) | np.isnan(sig)
         magnitude = np.abs(exp)
         floor = np.maximum(floor_abs, floor_rel * magnitude)
-        floor = np.maximum(floor, 1e-12 + 1e-9 * magnitude)  # never divide by zero
-        sig_eff = np.maximum(sig, floor)
+        sig_eff = np.maximum(np.maximum(sig, floor), 1e-12 + 1e-9 * magnitude)  # never 0
         with np.errstate(invalid="ignore"):
             z = np.where(none, np.nan, (obs - exp) / sig_eff)
         expected[:, s:e] = np.where(none, np.nan, exp)
         sigma[:, s:e] = np.where(none, np.nan, sig_eff)
         score[:, s:e] = z
-        model[:, s:e] = np.where(none, NO_MODEL, mdl_used)
-
+        model[:, s:e] = np.where(none, NO_MODEL, np.where(fallback, LEVEL, pick[:, None]))
         with np.errstate(invalid="ignore"):
             flagged = np.abs(z) >= cfg.k_train
-        excluded_now[:, s:e] |= flagged
-        train[:, pad + s : pad + e][flagged] = np.nan
-        _accept_long_excursions(values, train, pad, excluded_now, released_at, run_start,
-                                finite[:, s:e] & ~flagged, s, e, plan.accept_after)
+        st.excluded_now[:, s:e] |= flagged
+        st.train[:, st.pad + s : st.pad + e][flagged] = np.nan
+        _accept_long_excursions(st, values, finite[:, s:e] & ~flagged, s, e, plan.accept_after)
 
     return BaselineFit(
         plan=plan,
@@ -246,58 +275,28 @@ def fit_baseline(values: FloatArray, step_s: int, cfg: DetectorConfig) -> Baseli
         sigma=sigma,
         score=score,
         model=model,
-        excluded=excluded_now | (released_at != NEVER),
-        released_at=released_at,
+        excluded=st.excluded_now | (st.released_at != NEVER),
+        released_at=st.released_at,
         refit_starts=np.asarray(refits, dtype=np.int64),
     )
 
 
-def _refit(train: FloatArray, pad: int, model_exp: FloatArray, plan: Plan,
-           cfg: DetectorConfig, s: int) -> tuple[npt.NDArray[np.int64], FloatArray]:
-    """Choose each series' model and its scale from residuals in the scale window."""
-    lo = max(0, s - plan.scale_window)
-    with np.errstate(over="ignore", invalid="ignore"):
-        window = train[None, :, pad + lo : pad + s] - model_exp[:, :, lo:s]
-    np.abs(window, out=window)
-    missing = np.isnan(window)
-    count = window.shape[-1] - np.count_nonzero(missing, axis=-1)
-    mean_abs = np.add.reduce(window, axis=-1, where=~missing) / np.maximum(count, 1)
-    usable = np.array([plan.usable(mdl, s) for mdl in (LEVEL, DAILY, WEEKLY)])[:, None]
-    eligible = usable & (count >= cfg.min_scale_points)
-    penalty = np.array([1.0, 1 / _COMPLEXITY_GAIN, 1 / _COMPLEXITY_GAIN**2])[:, None]
-    crit = np.where(eligible, mean_abs * penalty, np.inf)
-    chosen = np.argmin(crit, axis=0).astype(np.int64)
-    chosen[~np.isfinite(crit.min(axis=0))] = NO_MODEL
-    # The scale is needed for the chosen model and for the level fallback only.
-    sig = np.full(crit.shape, np.nan)
-    rows = np.arange(chosen.size)
-    sig[LEVEL] = MAD_TO_SIGMA * nanmedian(window[LEVEL])
-    seasonal = chosen > LEVEL
-    if seasonal.any():
-        picked = window[chosen[seasonal], rows[seasonal]]
-        sig[chosen[seasonal], rows[seasonal]] = MAD_TO_SIGMA * nanmedian(picked)
-    return chosen, sig
-
-
-def _accept_long_excursions(values: FloatArray, train: FloatArray, pad: int,
-                            excluded_now: BoolArray, released_at: npt.NDArray[np.int64],
-                            run_start: npt.NDArray[np.int64], normal: BoolArray, s: int,
+def _accept_long_excursions(st: _State, values: FloatArray, normal: BoolArray, s: int,
                             e: int, accept_after: int) -> None:
     """Return excursions longer than accept_after to training: they are the new normal."""
     has_normal = normal.any(axis=1)
     last_normal = normal.shape[1] - 1 - np.argmax(normal[:, ::-1], axis=1)
-    run_start[has_normal] = s + last_normal[has_normal] + 1
-    accept = np.nonzero(e - run_start >= accept_after)[0]
+    st.run_start[has_normal] = s + last_normal[has_normal] + 1
+    accept = np.nonzero(e - st.run_start >= accept_after)[0]
     if accept.size == 0:
         return
-    lo = int(run_start[accept].min())
-    cols = np.arange(lo, e)
-    in_run = cols[None, :] >= run_start[accept][:, None]
-    release = excluded_now[accept, lo:e] & in_run
+    lo = int(st.run_start[accept].min())
+    in_run = np.arange(lo, e)[None, :] >= st.run_start[accept][:, None]
+    release = st.excluded_now[accept, lo:e] & in_run
     if release.any():
         sub_rows, sub_cols = np.nonzero(release)
         r, c = accept[sub_rows], sub_cols + lo
-        excluded_now[r, c] = False
-        released_at[r, c] = e
-        train[r, c + pad] = values[r, c]
-    run_start[accept] = e
+        st.excluded_now[r, c] = False
+        st.released_at[r, c] = e
+        st.train[r, c + st.pad] = values[r, c]
+    st.run_start[accept] = e

@@ -54,10 +54,16 @@ class DetectorConfig:
     # Residuals used for the robust scale and for choosing the baseline model.
     scale_window_seconds: int = WEEK
     min_scale_points: int = 12
+    # Heavy tails: the band is at least as wide as the (1 - tail_fraction) quantile of
+    # recent |residual| (anomalies included), so a kind of spike that already happens in
+    # more than this fraction of points (and at least tail_min_points times per scale
+    # window) stops alerting, while a one-off past anomaly does not widen the band.
+    tail_fraction: float = 0.01
+    tail_min_points: int = 5
     # An excursion that lasts this long is accepted as the new normal and re-enters training.
     accept_after_seconds: int = DAY
-    # Baselines are rebuilt every block_points points and scales refitted once per refit
-    # interval; within a block the seasonal offset and scale are those of the block start.
+    # The level and the seasonal level offset are updated every block_points points; the
+    # seasonal profiles, the model choice and the scales once per refit interval.
     block_points: int = 6
     refit_seconds: int = DAY
     # Two rows with the same timestamp (or snapped to the same grid slot) are merged.
@@ -83,6 +89,8 @@ class DetectorConfig:
                 raise DetectInputError(f"{name} must be > 0")
         if self.k_onset > self.k_alert:
             raise DetectInputError("k_onset must not exceed k_alert")
+        if not 0 < self.tail_fraction < 0.5:
+            raise DetectInputError("tail_fraction must be between 0 and 0.5")
         if self.min_rel_change >= 1:
             raise DetectInputError("min_rel_change is a fraction and must be below 1")
 

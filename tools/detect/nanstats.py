@@ -63,6 +63,34 @@ def median_and_spread(a: FloatArray, spread: bool = True) -> tuple[FloatArray, F
     return np.asarray(med), np.asarray(iqr)
 
 
+def trimmed_mean(a: FloatArray) -> FloatArray:
+    """Mean of the middle half of each row's finite values (over the last axis).
+
+    Nearly as efficient as the mean on Gaussian noise (the median wastes a third of the
+    data) while a quarter of the values at either end may be outliers. Rows with three
+    values or fewer fall back to the median; NaN where a row has no finite value.
+    """
+    length = a.shape[-1]
+    if length == 0:
+        return np.full(a.shape[:-1], np.nan)
+    ordered = np.sort(a, axis=-1)
+    count = np.count_nonzero(~np.isnan(a), axis=-1)
+    trim = np.maximum(count // 4, 1)
+    # Shrink to a safe range before summing so that huge magnitudes cannot overflow.
+    big = np.nanmax(np.abs(np.where(np.isnan(ordered), 0.0, ordered)), axis=-1, initial=0.0)
+    scale = np.where(big > 1e100, big, 1.0)
+    csum = np.cumsum(np.where(np.isnan(ordered), 0.0, ordered / scale[..., None]), axis=-1)
+    csum = np.concatenate([np.zeros(csum.shape[:-1] + (1,)), csum], axis=-1)
+    hi = np.maximum(count - trim, 0)
+    lo = np.minimum(trim, hi)
+    total = (np.take_along_axis(csum, hi[..., None], axis=-1)
+             - np.take_along_axis(csum, lo[..., None], axis=-1))[..., 0]
+    kept = hi - lo
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / kept * scale
+    return np.where(count > 3, mean, nanmedian(a))
+
+
 def robust_scale(a: FloatArray) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
     """(median, 1.4826 * MAD, finite count) over the last axis, ignoring NaN."""
     med = nanmedian(a)

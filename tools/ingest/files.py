@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from tools.ingest.openlineage import ingest_openlineage
+from tools.ingest.otlp import Signal, ingest_otlp
 from tools.ingest.result import IngestResult, InputError, Rejection
 from tools.store.db import Store
 
@@ -49,25 +50,23 @@ def ingest_openlineage_files(
 def ingest_otlp_files(
     store: Store,
     files: Iterable[Path],
-    signal: str | None = None,
+    signal: Signal | None = None,
     on_progress: Progress | None = None,
+    now_us: int | None = None,
 ) -> IngestResult:
     """OTLP/JSON files; the signal comes from the content (resourceMetrics/Logs/Spans)."""
-    from tools.ingest.otlp import ingest_otlp
-
     result = IngestResult()
     for f in files:
         data = f.read_bytes()
         sig = signal or sniff_otlp_signal(data)
         if sig is None:
-            result.rejected.append(
-                Rejection(
-                    "not OTLP/JSON: no resourceMetrics, resourceLogs or resourceSpans", str(f)
-                )
-            )
+            reason = "not OTLP/JSON: no resourceMetrics, resourceLogs or resourceSpans"
+            result.rejected.append(Rejection(reason, str(f)))
         else:
             try:
-                result.merge(ingest_otlp(store, sig, data, "application/json", origin=str(f)))  # type: ignore[arg-type]
+                result.merge(
+                    ingest_otlp(store, sig, data, "application/json", origin=str(f), now_us=now_us)
+                )
             except InputError as exc:
                 result.rejected.append(Rejection(str(exc), str(f)))
         if on_progress:
@@ -75,16 +74,19 @@ def ingest_otlp_files(
     return result
 
 
-def sniff_otlp_signal(data: bytes) -> str | None:
+_SIGNAL_KEYS: tuple[tuple[bytes, Signal], ...] = (
+    (b"resourceMetrics", "metrics"),
+    (b"resource_metrics", "metrics"),
+    (b"resourceLogs", "logs"),
+    (b"resource_logs", "logs"),
+    (b"resourceSpans", "traces"),
+    (b"resource_spans", "traces"),
+)
+
+
+def sniff_otlp_signal(data: bytes) -> Signal | None:
     head = data[:4096]
-    for key, signal in (
-        (b"resourceMetrics", "metrics"),
-        (b"resource_metrics", "metrics"),
-        (b"resourceLogs", "logs"),
-        (b"resource_logs", "logs"),
-        (b"resourceSpans", "traces"),
-        (b"resource_spans", "traces"),
-    ):
+    for key, signal in _SIGNAL_KEYS:
         if key in head:
             return signal
     return None

@@ -14,7 +14,7 @@ import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from google.protobuf import json_format
@@ -22,7 +22,6 @@ from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
-from sqlalchemy import Connection
 
 from tools.ingest.deadletters import add_dead_letter, record_dead_letter
 from tools.ingest.otlp_decode import (
@@ -38,14 +37,17 @@ from tools.ingest.otlp_logs import LogsParser
 from tools.ingest.otlp_metrics import MetricsParser
 from tools.ingest.otlp_rejects import Rejects, summarise
 from tools.ingest.otlp_traces import TracesParser
-from tools.ingest.otlp_write import RowBatch
+from tools.ingest.otlp_write import Batch
 from tools.ingest.result import IngestResult, InputError, Rejection
 from tools.store.db import Store
-from tools.store.models import LogRecord, Span, now_micros
+from tools.store.models import now_micros
 
 # Items parsed before they are written in one transaction: bounds memory on huge files
 # while keeping each transaction large enough for executemany to pay off.
 FLUSH_ITEMS = 100_000
+
+# Bodies from this size on are decoded with the cyclic garbage collector paused.
+GC_PAUSE_BYTES = 256 * 1024
 
 UNITS = {"metrics": "data points", "logs": "log records", "traces": "spans"}
 
@@ -53,8 +55,9 @@ UNITS = {"metrics": "data points", "logs": "log records", "traces": "spans"}
 class OtlpInputError(InputError):
     """A body that could not be decoded at all; ``dead_letter_id`` is where it was kept."""
 
-    def __init__(self, reason: str, field: str | None = None,
-                 dead_letter_id: int | None = None) -> None:
+    def __init__(
+        self, reason: str, field: str | None = None, dead_letter_id: int | None = None
+    ) -> None:
         super().__init__(reason, field)
         self.dead_letter_id = dead_letter_id
 
@@ -84,32 +87,15 @@ class OtlpResult(IngestResult):
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class _Path:
-    """How one signal is parsed and written."""
-
-    parse: Callable[[dict[str, Any]], Any]
-    write: Callable[[Connection, Store, Any], tuple[int, int]]
-    after_commit: Callable[[Store, Any], None]
+class _Parser(Protocol):
+    def parse(self, request: dict[str, Any]) -> Batch: ...
 
 
-def _path(signal: Signal, now: int) -> _Path:
-    if signal == "metrics":
-        metrics = MetricsParser(now)
-        return _Path(metrics.parse, lambda conn, store, b: b.write(conn, store),
-                     lambda store, b: b.after_commit(store))
-    if signal == "logs":
-        return _Path(LogsParser(now).parse,
-                     lambda conn, store, b: _write_rows(conn, store, b, LogRecord.ts.key),
-                     lambda store, b: None)
-    return _Path(TracesParser(now).parse,
-                 lambda conn, store, b: _write_rows(conn, store, b, Span.start_ts.key),
-                 lambda store, b: None)
-
-
-def _write_rows(conn: Connection, store: Store, batch: RowBatch, time_column: str
-                ) -> tuple[int, int]:
-    return batch.write(conn, store, time_column)
+PARSERS: dict[str, Callable[[int], _Parser]] = {
+    "metrics": MetricsParser,
+    "logs": LogsParser,
+    "traces": TracesParser,
+}
 
 
 def ingest_otlp(
@@ -129,6 +115,8 @@ def ingest_otlp(
     if signal not in SHAPES:
         raise InputError(f"unknown OTLP signal {signal!r}: expected metrics, logs or traces")
     now = now_us if now_us is not None else now_micros()
+    if len(data) < GC_PAUSE_BYTES:
+        return _ingest(store, signal, data, content_type, now, origin, dead_letter)
     with _gc_paused():
         return _ingest(store, signal, data, content_type, now, origin, dead_letter)
 
@@ -140,7 +128,9 @@ def _gc_paused() -> Iterator[None]:
     Decoding a large OTLP/JSON body creates millions of small dicts and lists, each
     allocation counting towards the next collection; the collector then rescans the
     whole growing heap again and again, which costs several times the decoding itself.
-    Nothing built here is cyclic, so reference counting frees it all anyway.
+    Nothing built here is cyclic, so reference counting frees it all anyway. In a server
+    with overlapping requests the first one to finish turns collection back on, so the
+    pause never outlives the ingestion that needed it.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -151,18 +141,26 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _ingest(store: Store, signal: Signal, data: bytes, content_type: str, now: int,
-            origin: str | None, dead_letter: bool) -> OtlpResult:
+def _ingest(
+    store: Store,
+    signal: Signal,
+    data: bytes,
+    content_type: str,
+    now: int,
+    origin: str | None,
+    dead_letter: bool,
+) -> OtlpResult:
     source = f"otlp.{signal}"
     try:
         requests = decode_body(signal, data, content_type)
     except InputError as exc:
-        raise _whole_body_reject(store, exc, source, data, content_type, origin,
-                                 dead_letter) from None
-    path = _path(signal, now)
+        raise _whole_body_reject(
+            store, exc, source, data, content_type, origin, dead_letter
+        ) from None
+    parser = PARSERS[signal](now)
     result = OtlpResult(signal=signal)
     broken: list[tuple[RawRequest, str, str | None]] = []
-    pending: Any = None
+    pending: Batch | None = None
     seen = 0
     for req in requests:
         seen += 1
@@ -170,7 +168,7 @@ def _ingest(store: Store, signal: Signal, data: bytes, content_type: str, now: i
             broken.append((req, req.error or "unreadable request", None))
             continue
         try:
-            parsed = path.parse(req.value)
+            parsed = parser.parse(req.value)
         except InputError as exc:
             where = f"line {req.line}: " if req.line is not None else ""
             broken.append((req, where + exc.reason, exc.field))
@@ -179,40 +177,54 @@ def _ingest(store: Store, signal: Signal, data: bytes, content_type: str, now: i
             pending = parsed
         else:
             pending.merge(parsed)
-        del parsed, req
+        del parsed, req  # a decoded JSON line can be freed before the flush below
         if pending.size >= FLUSH_ITEMS:
-            _flush(store, path, pending, result)
+            _flush(store, pending, result)
             rejects = pending.rejects
             pending = None
             _keep_rejects(store, result, rejects, source, origin, dead_letter)
     if seen and len(broken) == seen:
         req, reason, fld = broken[0]
-        raise _whole_body_reject(store, InputError(reason, fld), source, data, content_type,
-                                 origin, dead_letter)
+        raise _whole_body_reject(
+            store, InputError(reason, fld), source, data, content_type, origin, dead_letter
+        )
     if pending is not None:
-        _flush(store, path, pending, result)
+        _flush(store, pending, result)
         _keep_rejects(store, result, pending.rejects, source, origin, dead_letter)
     for req, reason, fld in broken:
         dl_id = (
-            record_dead_letter(store, source=source, reason=reason, payload=req.raw,
-                               origin=origin, content_type=media_type(content_type))
-            if dead_letter else None
+            record_dead_letter(
+                store,
+                source=source,
+                reason=reason,
+                payload=req.raw,
+                origin=origin,
+                content_type=media_type(content_type),
+            )
+            if dead_letter
+            else None
         )
         result.rejected.append(Rejection(reason, origin, dl_id, fld))
     return result
 
 
-def _flush(store: Store, path: _Path, batch: Any, result: OtlpResult) -> None:
+def _flush(store: Store, batch: Batch, result: OtlpResult) -> None:
     if batch.size:
         with store.write() as conn:
-            accepted, duplicates = path.write(conn, store, batch)
-        path.after_commit(store, batch)
+            accepted, duplicates = batch.write(conn, store)
+        batch.after_commit(store)
         result.accepted += accepted
         result.duplicates += duplicates
 
 
-def _keep_rejects(store: Store, result: OtlpResult, rejects: Rejects, source: str,
-                  origin: str | None, dead_letter: bool) -> None:
+def _keep_rejects(
+    store: Store,
+    result: OtlpResult,
+    rejects: Rejects,
+    source: str,
+    origin: str | None,
+    dead_letter: bool,
+) -> None:
     """One dead letter for all items rejected one by one, and a Rejection for each."""
     if not rejects:
         return
@@ -220,19 +232,36 @@ def _keep_rejects(store: Store, result: OtlpResult, rejects: Rejects, source: st
     if dead_letter:
         with store.write() as conn:
             dl_id = add_dead_letter(
-                conn, source=source, reason=rejects.summary(UNITS[result.signal], limit=50),
-                payload=rejects.payload(), origin=origin, content_type="application/json",
+                conn,
+                source=source,
+                reason=rejects.summary(UNITS[result.signal], limit=50),
+                payload=rejects.payload(),
+                origin=origin,
+                content_type="application/json",
             )
     result.rejected.extend(Rejection(r.reason, origin, dl_id, r.path) for r in rejects.items)
 
 
-def _whole_body_reject(store: Store, exc: InputError, source: str, data: bytes,
-                       content_type: str | None, origin: str | None,
-                       dead_letter: bool) -> OtlpInputError:
+def _whole_body_reject(
+    store: Store,
+    exc: InputError,
+    source: str,
+    data: bytes,
+    content_type: str | None,
+    origin: str | None,
+    dead_letter: bool,
+) -> OtlpInputError:
     dl_id = (
-        record_dead_letter(store, source=source, reason=str(exc), payload=data, origin=origin,
-                           content_type=content_type)
-        if dead_letter else None
+        record_dead_letter(
+            store,
+            source=source,
+            reason=str(exc),
+            payload=data,
+            origin=origin,
+            content_type=content_type,
+        )
+        if dead_letter
+        else None
     )
     return OtlpInputError(exc.reason, exc.field, dl_id)
 

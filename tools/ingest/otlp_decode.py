@@ -3,8 +3,8 @@
 Both wire formats end up as the same Python shape (the OTLP/JSON mapping), so each signal
 is parsed by one code path. JSON is decoded with orjson (it is the bulk-file path, where
 speed matters); protobuf is decoded with the opentelemetry-proto classes and mapped with
-``MessageToDict``, whose bytes fields come out base64 -- :func:`hex_id` accepts both that
-and the hex the OTLP/JSON spec prescribes.
+:func:`message_dict` (ids as hex, like OTLP/JSON). :func:`hex_id` also takes base64 ids,
+as ``json_format.MessageToJson`` and some hand-written producers write them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
-from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
@@ -34,6 +34,10 @@ PROTOBUF_TYPES = frozenset({"application/x-protobuf", "application/protobuf"})
 MAX_INFLATED_BYTES = 1 << 30
 
 _GZIP_MAGIC = b"\x1f\x8b"
+
+# The attributes that tie a point, log record or span to an asset (TELEMETRY.md section 3).
+NS_ATTR = "openlineage.dataset.namespace"
+NAME_ATTR = "openlineage.dataset.name"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,15 +60,24 @@ class SignalShape:
 
 SHAPES: dict[str, SignalShape] = {
     "metrics": SignalShape(
-        "resourceMetrics", "scopeMetrics", "metrics", "ExportMetricsServiceRequest",
+        "resourceMetrics",
+        "scopeMetrics",
+        "metrics",
+        "ExportMetricsServiceRequest",
         metrics_service_pb2.ExportMetricsServiceRequest,
     ),
     "logs": SignalShape(
-        "resourceLogs", "scopeLogs", "logRecords", "ExportLogsServiceRequest",
+        "resourceLogs",
+        "scopeLogs",
+        "logRecords",
+        "ExportLogsServiceRequest",
         logs_service_pb2.ExportLogsServiceRequest,
     ),
     "traces": SignalShape(
-        "resourceSpans", "scopeSpans", "spans", "ExportTraceServiceRequest",
+        "resourceSpans",
+        "scopeSpans",
+        "spans",
+        "ExportTraceServiceRequest",
         trace_service_pb2.ExportTraceServiceRequest,
     ),
 }
@@ -130,7 +143,7 @@ def decode_protobuf(shape: SignalShape, data: bytes) -> dict[str, Any]:
         message = shape.request_type.FromString(data)
     except DecodeError as exc:
         raise InputError(f"invalid protobuf {shape.request_name}: {exc}") from None
-    value: dict[str, Any] = json_format.MessageToDict(message, use_integers_for_enums=True)
+    value = message_dict(message)
     if data and not value.get(shape.resource_key):
         # Every byte string parses as *some* message with unknown fields; a non-empty
         # body that yields no resources is not this signal's request.
@@ -138,6 +151,49 @@ def decode_protobuf(shape: SignalShape, data: bytes) -> dict[str, Any]:
             f"protobuf body holds no {shape.resource_key}: not an OTLP {shape.request_name}"
         )
     return value
+
+
+# Per field: (JSON name, kind, repeated); kind 0 scalar, 1 message, 2 id bytes, 3 bytes.
+_FIELDS: dict[Any, tuple[str, int, bool]] = {}
+
+
+def _field(fd: FieldDescriptor) -> tuple[str, int, bool]:
+    meta = _FIELDS.get(fd)
+    if meta is None:
+        if fd.type == FieldDescriptor.TYPE_MESSAGE:
+            kind = 1
+        elif fd.type == FieldDescriptor.TYPE_BYTES:
+            kind = 2 if fd.name.endswith("_id") else 3
+        else:
+            kind = 0
+        meta = _FIELDS[fd] = (fd.json_name, kind, fd.is_repeated)
+    return meta
+
+
+def message_dict(message: Message) -> dict[str, Any]:
+    """A protobuf message -> the dict its OTLP/JSON form decodes to.
+
+    Several times faster than ``json_format.MessageToDict`` (only set fields are visited,
+    through the C ``ListFields``), and closer to OTLP/JSON: trace and span ids come out
+    as hex, as the spec writes them, 64-bit integers and enums as ints. Other bytes are
+    base64, as in the JSON mapping.
+    """
+    out: dict[str, Any] = {}
+    for fd, value in message.ListFields():
+        name, kind, repeated = _field(fd)
+        if kind == 1:
+            out[name] = [message_dict(v) for v in value] if repeated else message_dict(value)
+        elif kind == 0:
+            out[name] = list(value) if repeated else value
+        elif kind == 2:
+            out[name] = [v.hex() for v in value] if repeated else value.hex()
+        else:
+            out[name] = (
+                [base64.b64encode(v).decode() for v in value]
+                if repeated
+                else base64.b64encode(value).decode()
+            )
+    return out
 
 
 def decode_json(shape: SignalShape, data: bytes) -> Iterator[RawRequest]:
@@ -184,15 +240,24 @@ def _json_line(shape: SignalShape, line: bytes, n: int) -> RawRequest:
 def _json_request(shape: SignalShape, value: Any, raw: bytes, n: int | None) -> RawRequest:
     where = f"line {n}: " if n is not None else ""
     if not isinstance(value, dict):
-        return RawRequest(None, raw, n, f"{where}expected an OTLP/JSON {shape.request_name} "
-                                        f"object, got {_type_name(value)}")
+        return RawRequest(
+            None,
+            raw,
+            n,
+            f"{where}expected an OTLP/JSON {shape.request_name} object, got {_type_name(value)}",
+        )
     if value and shape.resource_key not in value and shape.key(shape.resource_key) not in value:
         other = _other_signal(shape, value)
         hint = f" (this is an OTLP {other} request)" if other else ""
         keys = ", ".join(sorted(map(str, value))[:5])
-        return RawRequest(None, raw, n, f"{where}expected an OTLP/JSON {shape.request_name} "
-                                        f"with a {shape.resource_key!r} array{hint}; found keys: "
-                                        f"{keys}")
+        return RawRequest(
+            None,
+            raw,
+            n,
+            f"{where}expected an OTLP/JSON {shape.request_name} "
+            f"with a {shape.resource_key!r} array{hint}; found keys: "
+            f"{keys}",
+        )
     return RawRequest(value, raw, n)
 
 
@@ -206,8 +271,13 @@ def _other_signal(shape: SignalShape, value: dict[str, Any]) -> str | None:
 
 
 def _type_name(value: Any) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
-            type(None): "null"}.get(type(value), "a number")
+    return {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        type(None): "null",
+    }.get(type(value), "a number")
 
 
 def get(obj: dict[str, Any], camel: str, snake: str) -> Any:
@@ -234,24 +304,28 @@ def as_dict(value: Any, path: str) -> dict[str, Any]:
 
 Scope = tuple[dict[str, Any], dict[str, Any], list[Any], str]
 
+# Stands for every absent resource or scope; never mutated.
+_ABSENT: dict[str, Any] = {}
+
 
 def walk(shape: SignalShape, request: dict[str, Any]) -> Iterator[Scope]:
     """Yield (resource, scope, items, path) for each scope of a request.
 
-    ``resource`` and ``scope`` are the objects as sent (for dead letters); containers of
-    the wrong type raise InputError naming their path.
+    ``resource`` and ``scope`` are the objects as sent (for dead letters), or one shared
+    empty dict when absent, so that callers may cache by ``id()`` while the request lives;
+    containers of the wrong type raise InputError naming their path.
     """
     rkey, skey, ikey = shape.resource_key, shape.scope_key, shape.items_key
     resources = as_list(get(request, rkey, shape.key(rkey)), rkey)
     for ri, entry in enumerate(resources):
         rpath = f"{rkey}[{ri}]"
         entry = as_dict(entry, rpath)
-        resource = as_dict(entry.get("resource"), f"{rpath}.resource")
+        resource = as_dict(entry.get("resource"), f"{rpath}.resource") or _ABSENT
         scopes = as_list(get(entry, skey, shape.key(skey)), f"{rpath}.{skey}")
         for si, sentry in enumerate(scopes):
             spath = f"{rpath}.{skey}[{si}]"
             sentry = as_dict(sentry, spath)
-            scope = as_dict(sentry.get("scope"), f"{spath}.scope")
+            scope = as_dict(sentry.get("scope"), f"{spath}.scope") or _ABSENT
             items = as_list(get(sentry, ikey, shape.key(ikey)), f"{spath}.{ikey}")
             yield resource, scope, items, f"{spath}.{ikey}"
 
@@ -340,6 +414,8 @@ def hex_id(value: Any, size: int) -> str | None:
 
 
 __all__ = [
+    "NAME_ATTR",
+    "NS_ATTR",
     "SHAPES",
     "RawRequest",
     "Signal",
@@ -353,6 +429,7 @@ __all__ = [
     "hex_id",
     "inflate",
     "media_type",
+    "message_dict",
     "nanos",
     "walk",
 ]

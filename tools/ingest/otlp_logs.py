@@ -9,6 +9,8 @@ import orjson
 from opentelemetry.proto.logs.v1 import logs_pb2
 
 from tools.ingest.otlp_decode import (
+    NAME_ATTR,
+    NS_ATTR,
     SHAPES,
     any_value,
     as_dict,
@@ -25,8 +27,6 @@ from tools.redact import redact, redact_value
 from tools.store.models import LogRecord
 from tools.timeutil import FUTURE_TOLERANCE_US, iso
 
-NS_ATTR = "openlineage.dataset.namespace"
-NAME_ATTR = "openlineage.dataset.name"
 SHAPE = SHAPES["logs"]
 
 
@@ -59,7 +59,7 @@ def record_hash(parts: list[Any]) -> str:
 
 
 def new_batch() -> RowBatch:
-    return RowBatch(LogRecord.__table__, ("record_hash",), Rejects(SHAPE))  # type: ignore[arg-type]
+    return RowBatch(LogRecord.__table__, ("record_hash",), "ts", Rejects(SHAPE))  # type: ignore[arg-type]
 
 
 class LogsParser:
@@ -82,8 +82,9 @@ class LogsParser:
                     batch.rejects.add(f"log record: {exc}", rpath, resource, scope, rec)
         return batch
 
-    def _record(self, rec: dict[str, Any], rattrs: dict[str, Any]) -> tuple[NodeRef | None,
-                                                                           dict[str, Any]]:
+    def _record(
+        self, rec: dict[str, Any], rattrs: dict[str, Any]
+    ) -> tuple[NodeRef | None, dict[str, Any]]:
         t_ns = nanos(get(rec, "timeUnixNano", "time_unix_nano")) or nanos(
             get(rec, "observedTimeUnixNano", "observed_time_unix_nano")
         )
@@ -92,8 +93,9 @@ class LogsParser:
         ts = t_ns // 1000
         if ts > self.limit:
             raise ValueError(f"timeUnixNano {iso(ts)} is more than 24 h in the future")
-        severity = enum_number(get(rec, "severityNumber", "severity_number"),
-                               logs_pb2.SeverityNumber, "severityNumber")
+        severity = enum_number(
+            get(rec, "severityNumber", "severity_number"), logs_pb2.SeverityNumber, "severityNumber"
+        )
         severity_text = get(rec, "severityText", "severity_text")
         severity_text = str(severity_text)[:32] if severity_text else None
         trace_id = _id(get(rec, "traceId", "trace_id"), 16, "traceId")
@@ -108,8 +110,18 @@ class LogsParser:
             body = redact(body_value)
         else:
             body = orjson.dumps(redact_value(body_value)).decode()
-        digest = record_hash([t_ns, severity, severity_text, body, attrs, trace_id, span_id,
-                              str(ref) if ref else None])
+        digest = record_hash(
+            [
+                t_ns,
+                severity,
+                severity_text,
+                body,
+                attrs,
+                trace_id,
+                span_id,
+                str(ref) if ref else None,
+            ]
+        )
         return ref, {
             "record_hash": digest,
             "ts": ts,

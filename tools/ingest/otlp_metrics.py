@@ -23,7 +23,22 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, select, tuple_
 
-from tools.ingest.otlp_decode import SHAPES, as_dict, as_list, attributes, get, walk
+from tools.ingest.otlp_decode import (
+    NAME_ATTR,
+    NS_ATTR,
+    SHAPES,
+    as_dict,
+    as_list,
+    attributes,
+    get,
+    walk,
+)
+from tools.ingest.otlp_histograms import (
+    Derived,
+    exponential_values,
+    histogram_values,
+    summary_values,
+)
 from tools.ingest.otlp_rejects import Rejects
 from tools.ingest.otlp_write import insert_tuples_counting
 from tools.ingest.result import InputError
@@ -34,9 +49,6 @@ from tools.store.models import MetricPoint, MetricSeries
 from tools.store.writes import chunks, insert_ignore, resolve_nodes, widen
 from tools.timeutil import FUTURE_TOLERANCE_US, iso
 
-NS_ATTR = "openlineage.dataset.namespace"
-NAME_ATTR = "openlineage.dataset.name"
-QUANTILES = (0.5, 0.95, 0.99)
 POINT_COLUMNS = ("series_id", "ts", "value")
 
 SHAPE = SHAPES["metrics"]
@@ -49,62 +61,13 @@ DATA_KINDS = (
     ("summary", "summary", "summary"),
 )
 FLAG_NO_RECORDED_VALUE = 1
+# Column sizes of metric_series (PostgreSQL enforces them); names leave room for ".count".
+MAX_NAME, MAX_UNIT = 240, 64
 
 
 def attr_hash(attrs: dict[str, Any]) -> str:
     """The series identity of an attribute set: sha256 of its canonical sorted JSON."""
     return hashlib.sha256(orjson.dumps(attrs, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-
-def quantile_label(q: float) -> str:
-    """0.5 -> '0.5', 0.95 -> '0.95', 1.0 -> '1': the ``quantile`` attribute value."""
-    return f"{q:g}"
-
-
-def bucket_quantile(
-    q: float,
-    bounds: list[float],
-    counts: list[int],
-    lo: float | None = None,
-    hi: float | None = None,
-) -> float | None:
-    """The q-quantile of an explicit-bucket histogram, interpolating linearly in its bucket.
-
-    Bucket i holds (bounds[i-1], bounds[i]]; the first is open below, the last above.
-    Their open ends are closed by the point's min and max when sent, else (as Prometheus
-    does) the first bucket starts at 0 when its bound is positive and the last bucket
-    answers with its lower bound. None when the histogram is empty or has no usable edge.
-    """
-    total = sum(counts)
-    if total <= 0:
-        return None
-    rank = q * total
-    cum = 0
-    for i, c in enumerate(counts):
-        if c <= 0:
-            continue
-        if cum + c >= rank:
-            upper = bounds[i] if i < len(bounds) else hi
-            if i > 0:
-                lower: float | None = bounds[i - 1]
-            elif lo is not None:
-                lower = lo
-            elif bounds and bounds[0] > 0:
-                lower = 0.0
-            else:
-                lower = upper
-            if upper is None:
-                upper = lower
-            if lower is None or upper is None:
-                return None
-            value = lower + (upper - lower) * (rank - cum) / c
-            if lo is not None:
-                value = max(value, lo)
-            if hi is not None:
-                value = min(value, hi)
-            return value
-        cum += c
-    return None
 
 
 @dataclass(slots=True)
@@ -123,9 +86,6 @@ class Series:
     ts: list[int] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
 
-
-# Values derived from one histogram-like point: (name suffix, quantile label, value).
-Derived = list[tuple[str, str | None, float]]
 
 # Parsed point attributes: (series attributes, their hash, point namespace, point name).
 AttrInfo = tuple[dict[str, Any], str, str | None, str | None]
@@ -245,17 +205,29 @@ class MetricsParser:
                     _asset_part(rattrs.get(NS_ATTR)), _asset_part(rattrs.get(NAME_ATTR))
                 )
             for mi, metric in enumerate(metrics):
-                self._metric(batch, res, resource, scope, as_dict(metric, f"{path}[{mi}]"),
-                             f"{path}[{mi}]")
+                self._metric(
+                    batch, res, resource, scope, as_dict(metric, f"{path}[{mi}]"), f"{path}[{mi}]"
+                )
         return batch
 
-    def _metric(self, batch: MetricBatch, res: _Resource, resource: dict[str, Any],
-                scope: dict[str, Any], metric: dict[str, Any], path: str) -> None:
+    def _metric(
+        self,
+        batch: MetricBatch,
+        res: _Resource,
+        resource: dict[str, Any],
+        scope: dict[str, Any],
+        metric: dict[str, Any],
+        path: str,
+    ) -> None:
         name = metric.get("name")
         if not isinstance(name, str) or not name:
             batch.rejects.add("metric has no name", path, resource, scope, metric)
             return
-        unit = metric.get("unit") or None
+        if len(name) > MAX_NAME:
+            reason = f"metric name {name[:40]!r}... is longer than {MAX_NAME} characters"
+            batch.rejects.add(reason, path, resource, scope, metric)
+            return
+        unit = str(metric.get("unit") or "")[:MAX_UNIT] or None
         for camel, snake, kind in DATA_KINDS:
             key = camel if camel in metric else snake if snake in metric else None
             if key is None:
@@ -267,16 +239,19 @@ class MetricsParser:
             if camel in ("gauge", "sum"):
                 ctx.numbers(points)
             elif camel == "histogram":
-                ctx.derived(points, ctx.histogram)
+                ctx.derived(points, histogram_values)
             elif camel == "summary":
-                ctx.derived(points, ctx.summary)
+                ctx.derived(points, summary_values)
             else:
-                ctx.derived(points, ctx.exponential)
+                ctx.derived(points, exponential_values)
             return
         known = ", ".join(c for c, _, _ in DATA_KINDS)
         batch.rejects.add(
             f"metric {name!r} has no recognised data field (expected one of {known})",
-            path, resource, scope, metric,
+            path,
+            resource,
+            scope,
+            metric,
         )
 
     def attr_info(self, raw: Any) -> AttrInfo:
@@ -295,22 +270,52 @@ class MetricsParser:
 class _Ctx:
     """Everything the points of one metric share, so the point loops stay tight."""
 
-    __slots__ = ("batch", "data_key", "kind", "metric", "name", "parser", "path", "res",
-                 "resource", "scope", "unit")
+    __slots__ = (
+        "batch",
+        "data_key",
+        "kind",
+        "metric",
+        "name",
+        "parser",
+        "path",
+        "res",
+        "resource",
+        "scope",
+        "unit",
+    )
 
-    def __init__(self, parser: MetricsParser, batch: MetricBatch, res: _Resource,
-                 resource: dict[str, Any], scope: dict[str, Any], metric: dict[str, Any],
-                 data_key: str, path: str, name: str, unit: str | None, kind: str) -> None:
+    def __init__(
+        self,
+        parser: MetricsParser,
+        batch: MetricBatch,
+        res: _Resource,
+        resource: dict[str, Any],
+        scope: dict[str, Any],
+        metric: dict[str, Any],
+        data_key: str,
+        path: str,
+        name: str,
+        unit: str | None,
+        kind: str,
+    ) -> None:
         self.parser, self.batch, self.res = parser, batch, res
         self.resource, self.scope, self.metric = resource, scope, metric
         self.data_key, self.path, self.name, self.unit, self.kind = data_key, path, name, unit, kind
 
     def reject(self, reason: str, i: int, point: Any) -> None:
-        self.batch.rejects.add_point(f"metric {self.name!r}: {reason}", f"{self.path}[{i}]",
-                                     self.resource, self.scope, self.metric, self.data_key, point)
+        self.batch.rejects.add_point(
+            f"metric {self.name!r}: {reason}",
+            f"{self.path}[{i}]",
+            self.resource,
+            self.scope,
+            self.metric,
+            self.data_key,
+            point,
+        )
 
-    def series(self, raw: Any, suffix: str = "", quantile: str | None = None,
-               primary: bool = True) -> Series:
+    def series(
+        self, raw: Any, suffix: str = "", quantile: str | None = None, primary: bool = True
+    ) -> Series:
         """The batch's series for this metric (+ suffix) and these point attributes."""
         key = (self.name, suffix, quantile, orjson.dumps(raw) if raw else b"")
         s = self.res.series.get(key)
@@ -423,74 +428,10 @@ class _Ctx:
             n += 1
         self.batch.size += n
 
-    def histogram(self, p: dict[str, Any]) -> Derived:
-        count = _count(p)
-        out = _count_sum(p, count)
-        counts = [_int(c, "bucketCounts") for c in get(p, "bucketCounts", "bucket_counts") or []]
-        bounds = [_finite(b, "explicitBounds") for b in
-                  get(p, "explicitBounds", "explicit_bounds") or []]
-        if counts and len(counts) != len(bounds) + 1:
-            raise ValueError(f"histogram has {len(counts)} bucketCounts for {len(bounds)} "
-                             f"explicitBounds (expected {len(bounds) + 1})")
-        lo = _opt_finite(p.get("min"), "min")
-        hi = _opt_finite(p.get("max"), "max")
-        if counts:
-            for q in QUANTILES:
-                value = bucket_quantile(q, bounds, counts, lo, hi)
-                if value is not None:
-                    out.append(("", quantile_label(q), value))
-        return out
 
-    def summary(self, p: dict[str, Any]) -> Derived:
-        out = _count_sum(p, _count(p))
-        for qv in get(p, "quantileValues", "quantile_values") or []:
-            if not isinstance(qv, dict):
-                raise ValueError("quantileValues entries must be objects")
-            q = _finite(qv.get("quantile", 0.0), "quantile")
-            if not 0.0 <= q <= 1.0:
-                raise ValueError(f"quantile {q} is outside [0, 1]")
-            out.append(("", quantile_label(q), _finite(qv.get("value", 0.0), "quantile value")))
-        return out
-
-    def exponential(self, p: dict[str, Any]) -> Derived:
-        return _count_sum(p, _count(p))
-
-
-def _count(p: dict[str, Any]) -> int:
-    return _int(p.get("count", 0), "count")
-
-
-def _count_sum(p: dict[str, Any], count: int) -> Derived:
-    out: list[tuple[str, str | None, float]] = [(".count", None, float(count))]
-    total = p.get("sum")
-    if total is not None:
-        out.append((".sum", None, _finite(total, "sum")))
-    return out
-
-
-def _int(value: Any, what: str) -> int:
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} {value!r} is not an integer") from None
-    if n < 0:
-        raise ValueError(f"{what} {n} is negative")
-    return n
-
-
-def _finite(value: Any, what: str) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} {value!r} is not a number") from None
-    if not math.isfinite(x):
-        raise ValueError(f"{what} {value!r} is not a finite number")
-    return x
-
-
-def _opt_finite(value: Any, what: str) -> float | None:
-    return None if value is None else _finite(value, what)
-
-
-__all__ = ["MetricBatch", "MetricsParser", "Series", "attr_hash", "bucket_quantile",
-           "quantile_label"]
+__all__ = [
+    "MetricBatch",
+    "MetricsParser",
+    "Series",
+    "attr_hash",
+]

@@ -4,7 +4,8 @@ A rejected data point, log record or span is dead-lettered inside a valid OTLP/J
 Export*ServiceRequest that holds only the rejected items with their resource, scope (and,
 for metrics, metric) context. So a dead letter reads like what was sent and can be
 replayed through the same path: a point refused for a far-future time is accepted once
-its time has come, or after a fix upstream.
+its time has come, or after a fix upstream. Personal data in them is redacted as
+ingestion would redact it, so the dead-letter table is no back door for PII.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 
 import orjson
 
-from tools.ingest.otlp_decode import SignalShape
+from tools.ingest.otlp_decode import NAME_ATTR, NS_ATTR, SignalShape
+from tools.redact import redact_value
 
 
 @dataclass(slots=True)
@@ -82,8 +84,11 @@ class Rejects:
         shell = sc.shells.get(id(metric))
         if shell is None:
             data = metric.get(data_key)
-            data = {k: v for k, v in data.items() if k not in ("dataPoints", "data_points")} \
-                if isinstance(data, dict) else {}
+            data = (
+                {k: v for k, v in data.items() if k not in ("dataPoints", "data_points")}
+                if isinstance(data, dict)
+                else {}
+            )
             data["dataPoints"] = []
             shell = {k: v for k, v in metric.items() if k != data_key}
             shell[data_key] = data
@@ -101,7 +106,7 @@ class Rejects:
                 have.shells.update(sc.shells)
 
     def payload(self) -> bytes:
-        """The rejected items as one OTLP/JSON Export*ServiceRequest."""
+        """The rejected items as one OTLP/JSON Export*ServiceRequest, PII redacted."""
         s = self.shape
         request = {
             s.resource_key: [
@@ -114,7 +119,7 @@ class Rejects:
                 for res in self._resources.values()
             ]
         }
-        return orjson.dumps(request)
+        return orjson.dumps(redact_otlp(request))
 
     def summary(self, unit: str, limit: int = 5) -> str:
         """'3 data points rejected: reason (x2); reason' -- distinct reasons, most common first."""
@@ -122,6 +127,28 @@ class Rejects:
         for item in self.items:
             counts[item.reason] = counts.get(item.reason, 0) + 1
         return summarise(counts, len(self.items), unit, limit)
+
+
+def redact_otlp(value: Any, key: str | None = None) -> Any:
+    """An OTLP/JSON value with PII redacted, attribute by attribute.
+
+    A KeyValue's value is redacted in the light of its key (so ``device.idfa`` loses its
+    UUID); the asset attributes stay as sent, since they name the node a replay links to.
+    Ingestion redacts the same way, so replaying a redacted item stores what the original
+    would have.
+    """
+    if isinstance(value, dict):
+        name = value.get("key")
+        if isinstance(name, str) and "value" in value:
+            if name in (NS_ATTR, NAME_ATTR):
+                return value
+            return {**value, "value": redact_otlp(value["value"], name)}
+        return {k: redact_otlp(v, key) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_otlp(v, key) for v in value]
+    if isinstance(value, str):
+        return redact_value(value, key)
+    return value
 
 
 def summarise(counts: dict[str, int], total: int, unit: str, limit: int = 5) -> str:
@@ -132,4 +159,4 @@ def summarise(counts: dict[str, int], total: int, unit: str, limit: int = 5) -> 
     return f"{total} {unit} rejected: " + "; ".join(parts)
 
 
-__all__ = ["Rejected", "Rejects", "summarise"]
+__all__ = ["Rejected", "Rejects", "redact_otlp", "summarise"]

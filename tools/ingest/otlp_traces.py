@@ -23,7 +23,7 @@ SHAPE = SHAPES["traces"]
 
 
 def new_batch() -> RowBatch:
-    return RowBatch(Span.__table__, ("trace_id", "span_id"), Rejects(SHAPE))  # type: ignore[arg-type]
+    return RowBatch(Span.__table__, ("trace_id", "span_id"), "start_ts", Rejects(SHAPE))  # type: ignore[arg-type]
 
 
 class TracesParser:
@@ -48,8 +48,9 @@ class TracesParser:
                     batch.rejects.add(f"{what}: {exc}", spath, resource, scope, span)
         return batch
 
-    def _span(self, span: dict[str, Any], rattrs: dict[str, Any]) -> tuple[NodeRef | None,
-                                                                          dict[str, Any]]:
+    def _span(
+        self, span: dict[str, Any], rattrs: dict[str, Any]
+    ) -> tuple[NodeRef | None, dict[str, Any]]:
         trace_id = _required_id(get(span, "traceId", "trace_id"), 16, "traceId")
         span_id = _required_id(get(span, "spanId", "span_id"), 8, "spanId")
         try:

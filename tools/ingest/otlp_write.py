@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, Self
 
 from sqlalchemy import Connection, Table
 
@@ -53,8 +53,10 @@ def insert_tuples_counting(
         return 0
     if conn.dialect.name != "sqlite":
         return insert_counting(conn, table, [dict(zip(columns, r, strict=True)) for r in rows])
-    compiled = dialect_insert(conn, table).on_conflict_do_nothing().compile(
-        dialect=conn.dialect, column_keys=list(columns)
+    compiled = (
+        dialect_insert(conn, table)
+        .on_conflict_do_nothing()
+        .compile(dialect=conn.dialect, column_keys=list(columns))
     )
     order = list(compiled.positiontup or ())
     if order != list(columns):
@@ -64,6 +66,25 @@ def insert_tuples_counting(
     for start in range(0, len(rows), INSERT_CHUNK):
         inserted += conn.exec_driver_sql(sql, rows[start : start + INSERT_CHUNK]).rowcount
     return inserted
+
+
+class Batch(Protocol):
+    """What a signal's parser produces: items to write, and the items it rejected."""
+
+    rejects: Rejects
+
+    @property
+    def size(self) -> int: ...
+
+    def merge(self, other: Self) -> None: ...
+
+    def write(self, conn: Connection, store: Store) -> tuple[int, int]:
+        """Store the items in ``conn``'s transaction; returns (accepted, duplicates)."""
+        ...
+
+    def after_commit(self, store: Store) -> None:
+        """Cache what the committed transaction created."""
+        ...
 
 
 @dataclass(slots=True)
@@ -76,6 +97,7 @@ class RowBatch:
 
     table: Table
     unique: tuple[str, ...]
+    time_column: str  # the row time that moves its asset's last_seen
     rejects: Rejects
     rows: list[tuple[NodeRef | None, dict[str, Any]]] = field(default_factory=list)
 
@@ -87,12 +109,12 @@ class RowBatch:
         self.rows.extend(other.rows)
         self.rejects.extend(other.rejects)
 
-    def write(self, conn: Connection, store: Store, time_column: str) -> tuple[int, int]:
+    def write(self, conn: Connection, store: Store) -> tuple[int, int]:
         """Insert the rows; returns (accepted, duplicates)."""
         seen: dict[NodeRef, int] = {}
         for ref, row in self.rows:
             if ref is not None:
-                widen(seen, ref, row[time_column])
+                widen(seen, ref, row[self.time_column])
         node_ids = resolve_nodes(conn, store, seen) if seen else {}
         fresh: dict[tuple[Any, ...], dict[str, Any]] = {}
         for ref, row in self.rows:
@@ -102,3 +124,6 @@ class RowBatch:
                 fresh[key] = row
         inserted = insert_counting(conn, self.table, list(fresh.values()))
         return inserted, len(self.rows) - inserted
+
+    def after_commit(self, store: Store) -> None:
+        pass  # node ids are cached by resolve_nodes; rows leave nothing to cache

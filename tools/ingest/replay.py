@@ -6,6 +6,7 @@ from functools import partial
 
 from tools.ingest.deadletters import Replayer
 from tools.ingest.openlineage import ingest_openlineage
+from tools.ingest.otlp import Signal, ingest_otlp
 from tools.ingest.result import IngestResult, InputError, Rejection
 from tools.store.db import Store
 
@@ -17,18 +18,17 @@ def _openlineage(
 
 
 def _otlp(
-    store: Store, now_us: int | None, signal: str, payload: bytes, content_type: str | None
+    store: Store, now_us: int | None, signal: Signal, payload: bytes, content_type: str | None
 ) -> IngestResult:
-    from tools.ingest.otlp import ingest_otlp
-
     try:
         return ingest_otlp(
             store,
             signal,
             payload,
-            content_type or "application/json",  # type: ignore[arg-type]
+            content_type or "application/json",
             origin="replay",
             dead_letter=False,
+            now_us=now_us,
         )
     except InputError as exc:
         return IngestResult(rejected=[Rejection(str(exc), "replay")])
@@ -37,6 +37,7 @@ def _otlp(
 def replayers(store: Store, now_us: int | None = None) -> dict[str, Replayer]:
     """Replay functions per dead-letter source; ``now_us`` is 'now' for time checks."""
     table: dict[str, Replayer] = {"openlineage": partial(_openlineage, store, now_us)}
-    for signal in ("metrics", "logs", "traces"):
+    signals: tuple[Signal, ...] = ("metrics", "logs", "traces")
+    for signal in signals:
         table[f"otlp.{signal}"] = partial(_otlp, store, now_us, signal)
     return table

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from tools.ingest.deadletters import record_dead_letter
 from tools.ingest.group_commit import GroupCommitWriter
 from tools.ingest.openlineage import decode_json_items, keep_rejected, parse_items
+from tools.ingest.otlp import Signal, encode_otlp_response, ingest_otlp
 from tools.ingest.result import IngestResult, InputError
 from tools.store.db import Store
 from tools.store.models import now_micros
@@ -123,7 +124,8 @@ def build_router(store: Store, *, max_body_bytes: int) -> APIRouter:
             )
         return Response(status_code=201)
 
-    for signal in ("metrics", "logs", "traces"):
+    signals: tuple[Signal, ...] = ("metrics", "logs", "traces")
+    for signal in signals:
         router.add_api_route(
             f"/v1/{signal}",
             _otlp_handler(store, signal, max_body_bytes),
@@ -134,10 +136,8 @@ def build_router(store: Store, *, max_body_bytes: int) -> APIRouter:
     return router
 
 
-def _otlp_handler(store: Store, signal: str, max_body_bytes: int) -> Any:
+def _otlp_handler(store: Store, signal: Signal, max_body_bytes: int) -> Any:
     async def handler(request: Request) -> Response:
-        from tools.ingest.otlp import encode_otlp_response, ingest_otlp
-
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in OTLP_TYPES:
             return error_response(
@@ -153,13 +153,13 @@ def _otlp_handler(store: Store, signal: str, max_body_bytes: int) -> Any:
                 store,
                 signal,
                 body,
-                content_type,  # type: ignore[arg-type]
+                content_type,
                 origin=request.url.path,
             )
         except InputError as exc:
             return error_response(400, exc.reason, exc.field)
         return Response(
-            encode_otlp_response(signal, result, content_type),  # type: ignore[arg-type]
+            encode_otlp_response(signal, result, content_type),
             status_code=200,
             media_type=content_type,
         )

@@ -8,6 +8,7 @@ come from the same list and cannot disagree.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,7 +50,7 @@ class Symptom:
     onset_us: int
     attrs: tuple[tuple[str, str], ...] = ()
 
-    def as_json(self, iso: Any) -> dict[str, Any]:
+    def as_json(self, iso: Callable[[int], str | None]) -> dict[str, Any]:
         return {
             "node": self.node,
             "kind": self.kind,
@@ -92,7 +93,7 @@ class Case:
         if old is None or symptom.onset_us < old.onset_us:
             self.symptoms[key] = symptom
 
-    def truth(self, iso: Any) -> dict[str, Any]:
+    def truth(self, iso: Callable[[int], str | None]) -> dict[str, Any]:
         symptoms = sorted(self.symptoms.values(), key=lambda s: (s.onset_us, s.node, s.metric))
         impacted: list[str] = []
         for s in symptoms:

@@ -27,7 +27,7 @@ from tools.simulate.effects import (
 from tools.simulate.stack import Dataset, Job, Topology
 from tools.simulate.templates import EMAIL_SHARE
 
-MIN_REL = 0.15  # smallest relative volume change still worth a symptom
+MIN_REL = 0.2  # smallest relative volume change still worth a symptom
 MIN_NULL = 0.1  # smallest absolute null-fraction rise still worth a symptom
 MIN_DELAY_H = 0.75
 _VENDOR_ROLES = frozenset({"sync", "campaign"})  # scheduled by vendors, blind to upstream state
@@ -42,14 +42,35 @@ class Propagator:
     # -- timing --------------------------------------------------------------------------
 
     def next_run(self, job: Job, h: int) -> int | None:
-        """First scheduled hour >= h whose run can finish before the end, else None."""
+        """First run scheduled in hour h or later that can finish before the end, else None."""
+        return self.next_run_at(job, self.clock.hour_start(h))
+
+    def next_run_at(self, job: Job, t_us: int) -> int | None:
+        """First run scheduled at ``t_us`` or later that can finish before the end."""
         sched = job.schedule
-        for hh in range(max(h, 0), min(self.clock.hours, max(h, 0) + sched.period_h)):
-            if sched.runs_at(self.clock.hour_of_day(hh)):
-                done = self.clock.hour_start(hh) + int((sched.minute + sched.runtime_min * 1.5)
-                                                       * MINUTE_US)
-                return hh if done < self.clock.end_us else None
+        h0 = max(self.clock.hour_of(t_us), 0)
+        for hh in range(h0, min(self.clock.hours, h0 + sched.period_h + 1)):
+            if not sched.runs_at(self.clock.hour_of_day(hh)):
+                continue
+            begin = self.clock.hour_start(hh) + sched.minute * MINUTE_US
+            if begin < t_us:
+                continue
+            done = begin + int(sched.runtime_min * 1.5 * MINUTE_US)
+            return hh if done < self.clock.end_us else None
         return None
+
+    def ready_us(self, ds: Dataset, h: int) -> int:
+        """When the version of ``ds`` changed at hour h can be read: a source at once, a
+        table once the run writing it has finished."""
+        if ds.producer is None:
+            return self.clock.hour_start(h)
+        sched = self.topo.jobs[ds.producer].schedule
+        return self.clock.hour_start(h) + int((sched.minute + sched.runtime_min * 1.25)
+                                              * MINUTE_US)
+
+    def consumer_run(self, ds: Dataset, h: int, job: Job) -> int | None:
+        """The first run of ``job`` to read the version of ``ds`` changed at hour h."""
+        return self.next_run_at(job, self.ready_us(ds, h))
 
     def observed_at(self, ds: Dataset, h: int) -> int | None:
         """When a change at ``ds`` from hour h is first observed in OpenLineage."""
@@ -58,13 +79,12 @@ class Propagator:
         runs = [r for j in ds.consumers if (r := self.next_run(self.topo.jobs[j], h)) is not None]
         return min(runs) if runs else None
 
-    def _lag(self, ds: Dataset) -> int:
-        # A source is read by the run at its own hour; a table exists only after its run.
-        return 0 if ds.is_source else 1
-
     def symptom(self, case: Case, node: Dataset | Job, kind: str, metric: str, h: int,
                 attrs: dict[str, str] | None = None) -> None:
-        if 0 <= h < self.clock.hours:
+        # Lateness shows only once data is clearly overdue: keep a late-data symptom only if
+        # two hours of it fall inside the period.
+        last = self.clock.hours - (2 if kind == "late_data" else 0)
+        if 0 <= h < last:
             case.note(Symptom(node.id, kind, metric, self.clock.hour_start(h),
                               tuple(sorted((attrs or {}).items()))))
 
@@ -96,7 +116,7 @@ class Propagator:
             nxt = max(0.05, 1 + (factor - 1) * weight)
             if abs(nxt - 1) < MIN_REL:
                 continue
-            h2 = self.next_run(job, h + self._lag(ds))
+            h2 = self.consumer_run(ds, h, job)
             if h2 is None:
                 continue
             for out in job.outputs:
@@ -111,7 +131,7 @@ class Propagator:
         base = _null_base(ds, column)
         for j in ds.consumers:
             job = self.topo.jobs[j]
-            h2 = self.next_run(job, h + self._lag(ds))
+            h2 = self.consumer_run(ds, h, job)
             if h2 is None:
                 continue
             if job.role == "identity":
@@ -132,23 +152,35 @@ class Propagator:
 
     def identity_degraded(self, case: Case, job: Job, h: int, severity: float) -> None:
         """Identifiers thin out: matching weakens, profiles lose email, audiences shrink."""
-        graph, profiles = (self.topo.datasets[i] for i in job.outputs)
-        hm = h + 1  # identity gauges move once the run has rewritten the graph
-        self.metric(case, graph, hm, "identity.match_confidence", "add", -0.3 * severity,
+        graph = self.topo.datasets[job.outputs[0]]
+        # Identity gauges move once the run has rewritten the graph.
+        self.metric(case, graph, h + 1, "identity.match_confidence", "add", -0.3 * severity,
                     kind="identity_fragmentation")
-        self.metric(case, graph, hm, "identity.fragmentation_ratio", "add", 0.5 * severity,
+        self.metric(case, graph, h + 1, "identity.fragmentation_ratio", "add", 0.5 * severity,
                     kind="identity_fragmentation")
-        self.metric(case, profiles, hm, "identity.orphan_profiles", "scale", 1 + 5 * severity,
-                    kind="orphan_profiles")
-        email_null = min(1.0, PROFILE_EMAIL_NULL + severity * (1 - PROFILE_EMAIL_NULL))
-        case.add(Effect(profiles.idx, NULLS, h, email_null, key="email"))
-        self.symptom(case, profiles, "null_spike", "data.null_fraction", h, {"column": "email"})
-        self.audiences_of(case, profiles, h, max(0.05, 1 - 0.9 * severity))
+        for profiles, hp in self.profiles_of(graph, h):
+            self.metric(case, profiles, hp + 1, "identity.orphan_profiles", "scale",
+                        1 + 5 * severity, kind="orphan_profiles")
+            email_null = min(1.0, PROFILE_EMAIL_NULL + severity * (1 - PROFILE_EMAIL_NULL))
+            case.add(Effect(profiles.idx, NULLS, hp, email_null, key="email"))
+            self.symptom(case, profiles, "null_spike", "data.null_fraction", hp,
+                         {"column": "email"})
+            self.audiences_of(case, profiles, hp, max(0.05, 1 - 0.9 * severity))
+
+    def profiles_of(self, graph: Dataset, h: int) -> list[tuple[Dataset, int]]:
+        """The profile tables rebuilt from ``graph`` after hour h, with their run hour."""
+        out: list[tuple[Dataset, int]] = []
+        for j in graph.consumers:
+            job = self.topo.jobs[j]
+            hp = self.consumer_run(graph, h, job) if job.role == "profiles" else None
+            if hp is not None:
+                out.extend((self.topo.datasets[o], hp) for o in job.outputs)
+        return out
 
     def audiences_of(self, case: Case, profiles: Dataset, h: int, factor: float) -> None:
         for j in profiles.consumers:
             job = self.topo.jobs[j]
-            h2 = self.next_run(job, h + 1)
+            h2 = self.consumer_run(profiles, h, job)
             if h2 is None:
                 continue
             for out in job.outputs:
@@ -169,7 +201,7 @@ class Propagator:
             job = self.topo.jobs[j]
             if job.role == "identity":
                 continue
-            h2 = self.next_run(job, h + self._lag(ds))
+            h2 = self.consumer_run(ds, h, job)
             if h2 is None:
                 continue
             for out_idx in job.outputs:
@@ -206,7 +238,7 @@ class Propagator:
                 nxt = self.topo.jobs[j]
                 if nxt.role in _VENDOR_ROLES:
                     continue
-                h2 = self.next_run(nxt, hh + 1)
+                h2 = self.consumer_run(out, hh, nxt)
                 if h2 is None:
                     continue
                 case.add(Effect(nxt.idx, SKIP, h2))
@@ -228,7 +260,7 @@ class Propagator:
                 nxt = self.topo.jobs[j]
                 if nxt.role in _VENDOR_ROLES or nxt.streaming:
                     continue
-                h2 = self.next_run(nxt, hh + 1)
+                h2 = self.consumer_run(out, hh, nxt)  # the run that would have read it
                 if h2 is None:
                     continue
                 own = self.clock.hour_start(h2) + nxt.schedule.minute * MINUTE_US

@@ -13,6 +13,8 @@ import math
 
 _M64 = (1 << 64) - 1
 _INV53 = 2.0**-53
+_INV32 = 2.0**-32
+_TAU = 2.0 * math.pi
 
 
 def key_of(seed: int, text: str) -> int:
@@ -31,7 +33,10 @@ def mix(x: int) -> int:
 
 
 def bits(key: int, a: int, b: int = 0, channel: int = 0) -> int:
-    return mix(key ^ mix((a & _M64) ^ mix(((b & 0xFFFFFFFF) << 16) ^ channel)))
+    # Odd 64-bit multipliers spread the coordinates before one full avalanche.
+    x = key ^ ((a * 0xD6E8FEB86659FD93 + b * 0xA0761D6478BD642F + channel * 0xE7037ED1A0B428DB)
+               & _M64)
+    return mix(x)
 
 
 def uniform(key: int, a: int, b: int = 0, channel: int = 0) -> float:
@@ -40,10 +45,11 @@ def uniform(key: int, a: int, b: int = 0, channel: int = 0) -> float:
 
 
 def normal(key: int, a: int, b: int = 0, channel: int = 0) -> float:
-    """Standard normal (Box-Muller on two independent uniforms)."""
-    u1 = uniform(key, a, b, channel * 2 + 1) or _INV53
-    u2 = uniform(key, a, b, channel * 2 + 2)
-    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+    """Standard normal: Box-Muller on the two 32-bit halves of one hash."""
+    x = bits(key, a, b, channel)
+    u1 = ((x >> 32) + 1) * _INV32  # in (0, 1]: log() stays finite
+    u2 = (x & 0xFFFFFFFF) * _INV32
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(_TAU * u2)
 
 
 def choice_index(key: int, a: int, n: int, b: int = 0, channel: int = 0) -> int:

@@ -148,7 +148,8 @@ class Destination:
 DESTINATIONS = {
     d.name: d
     for d in (
-        Destination("braze", "email_marketing", "lifecycle-marketing", True, "rest.fra-01.braze.eu"),
+        Destination("braze", "email_marketing", "lifecycle-marketing", True,
+                    "rest.fra-01.braze.eu"),
         Destination("salesforce", "email_marketing", "crm-marketing", False,
                     "acme.my.salesforce.com"),
         Destination("meta_ads", "ad_personalization", "paid-media", False, "graph.facebook.com"),

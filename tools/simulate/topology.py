@@ -12,6 +12,7 @@ seed and the size.
 from __future__ import annotations
 
 import math
+
 from tools.simulate import rand
 from tools.simulate.config import MIN_SIZE, SimConfigError
 from tools.simulate.stack import Topology, Unit

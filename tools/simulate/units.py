@@ -30,7 +30,7 @@ from tools.simulate.templates import (
     AudienceTemplate,
 )
 
-CORE_COST = 12  # web source + staging, identity (job + 2), one audience, sync and campaign
+CORE_COST = 13  # web source + staging, identity (2 jobs + 2), one audience, sync, campaign
 _TEMPLATES = {t.name: t for t in AUDIENCES}
 _STAGING_NAME = {
     "stg_web": "stg_web_events",
@@ -252,9 +252,17 @@ class UnitBuilder:
             "phone": [(d.idx, "phone") for d in stg_inputs if d.role == "stg_crm"],
         }
         dag = "identity_resolution" if not tag else f"identity_resolution_{tag}"
-        self._job(JOB_NAMESPACE["identity"], f"{dag}.resolve_profiles", "identity", "identity",
+        self._job(JOB_NAMESPACE["identity"], f"{dag}.resolve_identities", "identity", "identity",
                   u, "identity-team", 1, Schedule(24, at(4), 0, 32.0), "airflow",
-                  identity_sql(db, 1), [(d, 0.05) for d in stg_inputs], [graph, profiles])
+                  identity_sql(db, 1), [(d, 0.05) for d in stg_inputs], [graph])
+        # Profiles are rebuilt from the graph, with consent flags joined in.
+        profile_inputs = [(graph, 0.3)]
+        if "stg_consent" in roles:
+            profile_inputs.append((self.datasets[roles["stg_consent"]], 0.05))
+        profiles.lineage["person_id"] = [(graph.idx, "person_id")]
+        self._job(JOB_NAMESPACE["model"], profiles.name, "identity", "profiles", u,
+                  "identity-team", 1, Schedule(24, at(5), 0, 12.0), "dbt",
+                  _select_sql(profiles, graph), profile_inputs, [profiles])
         roles["identity_graph"], roles["unified_profiles"] = graph.idx, profiles.idx
 
         # Audiences -> syncs -> destinations -> campaigns.
@@ -290,7 +298,7 @@ class UnitBuilder:
                        "email": [(profiles.idx, "email")]}
         inputs = [(profiles, 0.6), (self.datasets[roles[behaviour]], tpl.sensitivity)]
         self._job(job_ns, name, "audience", "audience", u, "growth-analytics", 2,
-                  Schedule(24, at(5), 5 + int(15 * rand.uniform(key, aud.idx)), 5.0), engine,
+                  Schedule(24, at(6), 5 + int(15 * rand.uniform(key, aud.idx)), 5.0), engine,
                   _audience_sql(aud, profiles, self.datasets[roles[behaviour]]) if engine == "dbt"
                   else "", inputs, [aud])
         total = 0.0
@@ -325,7 +333,8 @@ class UnitBuilder:
 
 def _source_name(role: str, brand: str, region: str, first: bool) -> str:
     if role == "src_consent":
-        return "onetrust/consent_records" if region == "eu" else f"onetrust/{region}/consent_records"
+        return "onetrust/consent_records" if region == "eu" else (
+            f"onetrust/{region}/consent_records")
     base = {"src_web": "web.clickstream", "src_app": "app.events", "src_crm": "crm/contacts",
             "src_pos": "orders/daily"}[role]
     if first:
@@ -357,8 +366,8 @@ def _select_sql(out: Dataset, *ins: Dataset) -> str:
     joins = "".join(f"\nleft join {d.name} using (customer_id)" for d in ins[1:])
     sql = f"select\n    {cols}\nfrom {src}{joins}"
     key = next((c.name for c in out.columns if c.key), None)
-    if ins[0].is_source and key:
-        # Staging keeps the latest copy of each key: file re-deliveries must not double rows.
+    if ins[0].role in STREAM_SOURCES and key:
+        # Streams deliver at least once: staging keeps one copy of each event.
         sql += f"\n{DEDUP_PREFIX}{key} order by _loaded_at desc) = 1"
     return sql
 

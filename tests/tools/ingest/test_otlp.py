@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gc
 import gzip
 from types import SimpleNamespace
 from typing import Any
@@ -270,7 +271,10 @@ def test_histogram_gives_count_sum_and_bucket_quantiles(store: Store, content_ty
             metrics_pb2.Metric(
                 name="event.end_to_end.latency",
                 unit="s",
-                histogram=metrics_pb2.Histogram(data_points=[point], aggregation_temporality=1),
+                histogram=metrics_pb2.Histogram(
+                    data_points=[point],
+                    aggregation_temporality=metrics_pb2.AGGREGATION_TEMPORALITY_DELTA,
+                ),
             )
         ]
     )
@@ -719,7 +723,7 @@ def test_structured_log_bodies_are_redacted_and_resent_records_deduplicated(
     assert "bob@example.org" not in raw_table_text(store, "log_records")
 
 
-def test_bad_log_records_are_rejected_and_dead_lettered_redacted_nowhere_else(
+def test_bad_log_records_are_rejected_and_dead_lettered_without_pii(
     store: Store,
 ) -> None:
     far = pii_record(T0 + 2 * 86_400 * 10**9)
@@ -743,7 +747,20 @@ def test_bad_log_records_are_rejected_and_dead_lettered_redacted_nowhere_else(
     assert reasons[2].startswith("log record: traceId: 'xyz'")
     (dl,) = dead_letters(store)
     assert dl.source == "otlp.logs"
-    assert len(orjson.loads(dl.payload)["resourceLogs"][0]["scopeLogs"][0]["logRecords"]) == 3
+    kept = orjson.loads(dl.payload)["resourceLogs"][0]
+    assert len(kept["scopeLogs"][0]["logRecords"]) == 3
+    assert kept["resource"]["attributes"][0]["value"]["stringValue"] == NS  # asset kept
+    text = raw_table_text(store, "dead_letters") + raw_table_text(store, "log_records")
+    for secret in PII:
+        assert secret not in text and secret.lower() not in text
+
+    # Replayed once its time has come, the far-future record is stored as if sent then.
+    later = NOW_US + 3 * 86_400_000_000
+    replayed = ingest_otlp(store, "logs", bytes(dl.payload), JSON, now_us=later, dead_letter=False)
+    assert (replayed.accepted, len(replayed.rejected)) == (1, 2)
+    bodies = {r.body for r in rows_of(store, LogRecord)}
+    assert bodies == {"sync failed for <email> (phone <phone>, card <card>) from <ip>"}
+    assert {r.node_id for r in rows_of(store, LogRecord)} == {dataset_id(store)}
 
 
 # --- traces -------------------------------------------------------------------------
@@ -886,3 +903,17 @@ def test_sdk_spans_round_trip_through_protobuf(store: Store) -> None:
 def test_signal_names_are_checked(store: Store) -> None:
     with pytest.raises(InputError, match="unknown OTLP signal"):
         ingest_otlp(store, "profiles", b"{}")  # type: ignore[arg-type]
+
+
+def test_large_bodies_leave_the_garbage_collector_as_they_found_it(store: Store) -> None:
+    points = [
+        number_point(T0 + i * 10**6, float(i), [("column", f"c{i % 7}")]) for i in range(6000)
+    ]
+    body = otlp_json(metrics_request([gauge("data.null_fraction", points)]))
+    assert len(body) > 256 * 1024
+    assert gc.isenabled()
+    assert ingest(store, "metrics", body).accepted == 6000
+    assert gc.isenabled()
+    with pytest.raises(InputError):
+        ingest(store, "metrics", body[:-1])
+    assert gc.isenabled()
