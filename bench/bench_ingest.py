@@ -67,7 +67,9 @@ def ol_http_sequential(url: str, bodies: list[bytes]) -> float:
 
         def run() -> int:
             for body in bodies:
-                assert client.post("/api/v1/lineage", content=body, headers=headers).status_code == 201
+                assert (
+                    client.post("/api/v1/lineage", content=body, headers=headers).status_code == 201
+                )
             return len(bodies)
 
         return timed(run)
@@ -135,17 +137,26 @@ def protobuf_bodies(count: int, points: int) -> list[bytes]:
     for b in range(count):
         req = ExportMetricsServiceRequest()
         rm = req.resource_metrics.add()
-        rm.resource.attributes.extend([
-            KeyValue(key="openlineage.dataset.namespace", value=AnyValue(string_value="kafka://e")),
-            KeyValue(key="openlineage.dataset.name", value=AnyValue(string_value=f"stream_{b % 20}")),
-        ])
+        rm.resource.attributes.extend(
+            [
+                KeyValue(
+                    key="openlineage.dataset.namespace", value=AnyValue(string_value="kafka://e")
+                ),
+                KeyValue(
+                    key="openlineage.dataset.name", value=AnyValue(string_value=f"stream_{b % 20}")
+                ),
+            ]
+        )
         sm = rm.scope_metrics.add()
         per_metric = points // 10
         for m in range(10):
             metric = Metric(name=f"bench.metric_{m}", unit="1", gauge=Gauge())
             for k in range(per_metric):
-                metric.gauge.data_points.append(NumberDataPoint(
-                    time_unix_nano=t0 + (b * per_metric + k) * 10**9, as_double=k * 0.5))
+                metric.gauge.data_points.append(
+                    NumberDataPoint(
+                        time_unix_nano=t0 + (b * per_metric + k) * 10**9, as_double=k * 0.5
+                    )
+                )
             sm.metrics.append(metric)
         out.append(req.SerializeToString())
     return out
@@ -174,18 +185,36 @@ def main() -> None:
         with backend(name, args.pg, folder) as url:
             rows.append(("OpenLineage file", name, ol_file(url, ol_data, len(events)), "events/s"))
         with backend(name, args.pg, folder) as url:
-            rows.append(("OpenLineage HTTP, sequential", name,
-                         ol_http_sequential(url, http_bodies), "events/s"))
+            rows.append(
+                (
+                    "OpenLineage HTTP, sequential",
+                    name,
+                    ol_http_sequential(url, http_bodies),
+                    "events/s",
+                )
+            )
         with backend(name, args.pg, folder) as url:
-            rows.append(("OpenLineage HTTP, async client", name,
-                         ol_http_async_client(url, make_events(args.http_events, seed=3)),
-                         "events/s"))
+            rows.append(
+                (
+                    "OpenLineage HTTP, async client",
+                    name,
+                    ol_http_async_client(url, make_events(args.http_events, seed=3)),
+                    "events/s",
+                )
+            )
         with backend(name, args.pg, folder) as url:
-            rows.append((f"OTLP/JSON file ({points:,} pts)", name, otlp_file(url, otlp_data),
-                         "points/s"))
+            rows.append(
+                (f"OTLP/JSON file ({points:,} pts)", name, otlp_file(url, otlp_data), "points/s")
+            )
         with backend(name, args.pg, folder) as url:
-            rows.append(("OTLP/HTTP protobuf, 1k pts/req", name,
-                         otlp_http(url, pb_bodies, 1000), "points/s"))
+            rows.append(
+                (
+                    "OTLP/HTTP protobuf, 1k pts/req",
+                    name,
+                    otlp_http(url, pb_bodies, 1000),
+                    "points/s",
+                )
+            )
     width = max(len(r[0]) for r in rows)
     print(f"{'what':<{width}}  {'store':<10}  rate")
     for what, store, rate, unit in rows:

@@ -76,13 +76,29 @@ def generate(n_nodes: int, n_edges: int, seed: int) -> Lineage:
 
     def node(kind: str, namespace: str, name: str) -> int:
         nid = len(out.nodes) + 1
-        out.nodes.append({"id": nid, "type": kind, "namespace": namespace, "name": name,
-                          "first_seen": t0, "last_seen": t0})
+        out.nodes.append(
+            {
+                "id": nid,
+                "type": kind,
+                "namespace": namespace,
+                "name": name,
+                "first_seen": t0,
+                "last_seen": t0,
+            }
+        )
         return nid
 
     def edge(src: int, dst: int) -> None:
-        out.edges.append({"id": len(out.edges) + 1, "src_id": src, "dst_id": dst,
-                          "source": "bench", "first_seen": t0, "last_seen": t0})
+        out.edges.append(
+            {
+                "id": len(out.edges) + 1,
+                "src_id": src,
+                "dst_id": dst,
+                "source": "bench",
+                "first_seen": t0,
+                "last_seen": t0,
+            }
+        )
 
     writes = sum(WRITES) / len(WRITES)
     base_inputs = sum(share * fan for _, share, fan, _ in LAYERS) * n_datasets / writes
@@ -117,8 +133,12 @@ def generate(n_nodes: int, n_edges: int, seed: int) -> Lineage:
 
 
 def _pick_inputs(
-    rng: random.Random, by_layer: list[list[list[int]]], hubs: list[list[int]],
-    li: int, dom: int, mean: float,
+    rng: random.Random,
+    by_layer: list[list[list[int]]],
+    hubs: list[list[int]],
+    li: int,
+    dom: int,
+    mean: float,
 ) -> set[int]:
     k = max(1, round(rng.expovariate(1 / mean))) if mean > 0 else 0
     picked: set[int] = set()
@@ -141,19 +161,29 @@ def _catalog_row(rng: random.Random, nid: int, kind: str, t0: int) -> dict[str, 
     revenue: float | None = None
     if kind == "campaign" or rng.random() < 0.5:
         revenue = float(rng.randrange(500, 50_000, 100))
-    return {"node_id": nid, "kind": kind, "tier": rng.choice((0, 1, 1, 2, 2, 3)),
-            "owner": rng.choice(OWNERS), "revenue_per_day": revenue, "slos": [], "extra": {},
-            "updated_at": t0}
+    return {
+        "node_id": nid,
+        "kind": kind,
+        "tier": rng.choice((0, 1, 1, 2, 2, 3)),
+        "owner": rng.choice(OWNERS),
+        "revenue_per_day": revenue,
+        "slos": [],
+        "extra": {},
+        "updated_at": t0,
+    }
 
 
 def build(url: str, n_nodes: int, n_edges: int, seed: int) -> tuple[int, int, int]:
     lineage = generate(n_nodes, n_edges, seed)
     store = open_store(url)
     with store.write() as conn:
-        for table, rows in ((Node, lineage.nodes), (Edge, lineage.edges),
-                            (CatalogEntry, lineage.catalog)):
+        for table, rows in (
+            (Node, lineage.nodes),
+            (Edge, lineage.edges),
+            (CatalogEntry, lineage.catalog),
+        ):
             for start in range(0, len(rows), 50_000):
-                conn.execute(insert(table), rows[start:start + 50_000])
+                conn.execute(insert(table), rows[start : start + 50_000])
     store.dispose()
     return len(lineage.nodes), len(lineage.edges), len(lineage.catalog)
 
@@ -183,8 +213,10 @@ def main() -> None:
         start = time.perf_counter()
         with multiprocessing.get_context("spawn").Pool(1) as pool:
             n, e, c = pool.apply(build, (url, args.nodes, args.edges, args.seed))
-        print(f"built {n:,} nodes, {e:,} edges, {c:,} catalog rows "
-              f"in {time.perf_counter() - start:.1f} s")
+        print(
+            f"built {n:,} nodes, {e:,} edges, {c:,} catalog rows "
+            f"in {time.perf_counter() - start:.1f} s"
+        )
 
         store = open_store(url)
         start = time.perf_counter()
@@ -196,28 +228,41 @@ def main() -> None:
             graph.resolve(ref)
         d = args.depth
         rows: list[tuple[str, str, str, str, str]] = [
-            ("graph load", f"{load_s * 1000:.0f} ms", "", f"{graph.node_count:,} nodes, "
-             f"{graph.edge_count:,} edges", "<= 5000 ms"),
+            (
+                "graph load",
+                f"{load_s * 1000:.0f} ms",
+                "",
+                f"{graph.node_count:,} nodes, {graph.edge_count:,} edges",
+                "<= 5000 ms",
+            ),
         ]
         cases: list[tuple[str, Callable[[NodeRef], int], str]] = [
             (f"upstream depth<={d}", lambda r: len(upstream(store, r, d).upstream), "<= 10 ms"),
-            (f"downstream depth<={d}", lambda r: len(downstream(store, r, d).downstream),
-             "<= 10 ms"),
+            (
+                f"downstream depth<={d}",
+                lambda r: len(downstream(store, r, d).downstream),
+                "<= 10 ms",
+            ),
             ("upstream unbounded", lambda r: len(upstream(store, r).upstream), ""),
             ("downstream unbounded", lambda r: len(downstream(store, r).downstream), ""),
-            (f"upstream +jobs depth<={d}",
-             lambda r: len(upstream(store, r, d, include_jobs=True).upstream), ""),
+            (
+                f"upstream +jobs depth<={d}",
+                lambda r: len(upstream(store, r, d, include_jobs=True).upstream),
+                "",
+            ),
             ("impact", lambda r: len(impact(store, r).impacted), "<= 50 ms"),
         ]
         for name, fn, target in cases:
             p50, p95, size = percentiles(fn, refs)
-            rows.append((name, f"{p50:.2f} ms", f"{p95:.2f} ms", f"mean {size:,.0f} nodes",
-                         target))
+            rows.append((name, f"{p50:.2f} ms", f"{p95:.2f} ms", f"mean {size:,.0f} nodes", target))
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        rows.append(("peak RSS", f"{rss_mb:.0f} MB", "", "loading + querying process",
-                     "<= 1024 MB"))
-        widths = [max(len(r[i]) for r in [("measure", "p50", "p95", "size", "target"), *rows])
-                  for i in range(5)]
+        rows.append(
+            ("peak RSS", f"{rss_mb:.0f} MB", "", "loading + querying process", "<= 1024 MB")
+        )
+        widths = [
+            max(len(r[i]) for r in [("measure", "p50", "p95", "size", "target"), *rows])
+            for i in range(5)
+        ]
         for row in [("measure", "p50", "p95", "size", "target"), *rows]:
             print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
         store.dispose()

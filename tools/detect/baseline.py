@@ -150,16 +150,18 @@ class _State:
                    clip=np.full((3, n), np.nan))
 
 
-def _new_interval(st: _State, plan: Plan, cfg: DetectorConfig, s: int, e: int,
-                  refit: bool) -> None:
-    """At the start of an interval [s, e): window statistics, the model choice and scales
-    (when refit), and the seasonal profiles and phase spreads for the whole interval."""
+def _window_stats(st: _State, plan: Plan, cfg: DetectorConfig, s: int
+                  ) -> tuple[FloatArray, IntArray, FloatArray]:
+    """Training residuals of every model over the scale window before s; sets the clip."""
     lo = max(0, s - plan.scale_window)
     window, count, mean_abs = profiles.residual_stats(st.train, st.pad, st.model_exp, lo, s)
     st.clip = np.where(count >= cfg.min_scale_points, profiles.MEAN_ABS_TO_SIGMA * mean_abs,
                        np.nan)
-    if refit:
-        _choose_models(st, plan, cfg, s, window, count, mean_abs)
+    return window, count, mean_abs
+
+
+def _new_interval(st: _State, plan: Plan, s: int, e: int) -> None:
+    """Seasonal profiles and phase spreads for the whole interval [s, e), as of time s."""
     for mdl in (DAILY, WEEKLY):
         period = plan.period(mdl)
         if period == 0 or s < period:
@@ -237,12 +239,15 @@ def fit_baseline(values: FloatArray, step_s: int, cfg: DetectorConfig) -> Baseli
 
     for s in range(0, total, plan.block):
         e = min(total, s + plan.block)
-        if s % plan.refit == 0:
-            refit = s >= plan.warmup or (not refits and s + plan.refit > plan.warmup
-                                         and s >= plan.warmup)
-            _new_interval(st, plan, cfg, s, min(total, s + plan.refit), refit)
-            if refit:
-                refits.append(s)
+        interval = s % plan.refit == 0
+        refit = s >= plan.warmup and (interval or not refits)
+        if interval or refit:
+            stats = _window_stats(st, plan, cfg, s)
+        if interval:
+            _new_interval(st, plan, s, min(total, s + plan.refit))
+        if refit:
+            _choose_models(st, plan, cfg, s, *stats)
+            refits.append(s)
         exp_all, spread = _block_expectations(st, plan, s, e)
         if not refits:
             continue

@@ -161,3 +161,87 @@ def test_query_errors_are_4xx(server: LiveServer) -> None:
 
 def test_server_survives(server: LiveServer, tmp_path: Path) -> None:
     assert httpx.get(f"{server.url}/healthz").json()["status"] == "ok"
+
+
+def _otlp_metrics(
+    points: list[dict[str, Any]], extra_metrics: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    return {
+        "resourceMetrics": [
+            {
+                "resource": {
+                    "attributes": [
+                        {
+                            "key": "openlineage.dataset.namespace",
+                            "value": {"stringValue": "kafka://e"},
+                        },
+                        {"key": "openlineage.dataset.name", "value": {"stringValue": "web_events"}},
+                    ]
+                },
+                "scopeMetrics": [
+                    {
+                        "metrics": [
+                            {
+                                "name": "event.loss_fraction",
+                                "unit": "1",
+                                "gauge": {"dataPoints": points},
+                            },
+                            *(extra_metrics or []),
+                        ]
+                    }
+                ],
+            }
+        ]
+    }
+
+
+def test_otlp_partial_success_for_bad_points(server: LiveServer) -> None:
+    ok = {"timeUnixNano": "1767225600000000000", "asDouble": 0.01}
+    body = _otlp_metrics(
+        [
+            ok,
+            {"timeUnixNano": "1767225660000000000", "asDouble": "NaN"},
+            {"timeUnixNano": "1767225720000000000", "asDouble": "Infinity"},
+            {"timeUnixNano": str(4102444800 * 10**9), "asDouble": 0.5},
+        ],
+        [{"name": "mystery", "unknownType": {"dataPoints": [ok]}}],
+    )
+    resp = httpx.post(f"{server.url}/v1/metrics", json=body)
+    assert resp.status_code == 200, resp.text
+    partial = resp.json()["partialSuccess"]
+    assert int(partial["rejectedDataPoints"]) == 4
+    message = partial["errorMessage"]
+    assert "NaN" in message or "finite" in message
+    assert "future" in message and "mystery" in message
+    series = httpx.get(
+        f"{server.url}/api/v1/metrics", params={"node": "dataset:kafka://e:web_events"}
+    ).json()
+    assert [p["value"] for s in series for p in s["points"]] == [0.01]
+
+
+@pytest.mark.parametrize(
+    ("label", "body", "ctype", "status"),
+    [
+        ("truncated json", b'{"resourceMetrics": [{"resource": ', "application/json", 400),
+        ("garbage protobuf", b"\xff\xfe\x00garbage", "application/x-protobuf", 400),
+        ("wrong shape", b'{"resourceMetrics": 7}', "application/json", 400),
+        ("wrong content type", b"{}", "text/plain", 415),
+    ],
+)
+def test_otlp_bad_bodies(
+    server: LiveServer, label: str, body: bytes, ctype: str, status: int
+) -> None:
+    resp = httpx.post(f"{server.url}/v1/metrics", content=body, headers={"content-type": ctype})
+    assert resp.status_code == status, (label, resp.text)
+    assert resp.json()["error"]
+
+
+def test_otlp_ten_megabytes_is_413(server: LiveServer) -> None:
+    huge = b'{"resourceMetrics": [' + b" " * (10 * 1024 * 1024) + b"]}"
+    resp = httpx.post(
+        f"{server.url}/v1/logs",
+        content=huge,
+        headers={"content-type": "application/json"},
+        timeout=30,
+    )
+    assert resp.status_code == 413
