@@ -83,11 +83,11 @@ def zscore_flags(values: npt.NDArray[np.float64], step_s: int) -> npt.NDArray[np
         # A flat window makes any change infinitely surprising, as a z-score would say.
         z = np.where(std > 1e-12 * np.maximum(np.abs(mean), 1.0), dev / std,
                      np.where(dev > 1e-12 * np.maximum(np.abs(mean), 1.0), np.inf, 0.0))
-    return finite & (n >= window // 2) & (t >= window) & (z >= Z_THRESHOLD)
+    return np.asarray(finite & (n >= window // 2) & (t >= window) & (z >= Z_THRESHOLD))
 
 
 def run_starts(flags: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
-    return flags & ~np.concatenate([[False], flags[:-1]])
+    return np.asarray(flags & ~np.concatenate([[False], flags[:-1]]))
 
 
 def score_windows(times: npt.NDArray[np.int64], windows: list[tuple[int, int]]
@@ -133,7 +133,8 @@ def _row(label: str, tally: Tally) -> str:
     cells = [f"{label:<24}{tally.files:>5}{tally.windows:>8}"]
     for name in DETECTORS:
         p, r, f1 = tally.prf(name)
-        cells.append(f"{tally.found[name]:>4}{tally.false_pos[name]:>6} {p:5.2f} {r:5.2f} {f1:5.2f}")
+        cells.append(f"{tally.found[name]:>4}{tally.false_pos[name]:>6} "
+                     f"{p:5.2f} {r:5.2f} {f1:5.2f}")
     return " |".join(cells)
 
 

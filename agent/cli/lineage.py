@@ -49,9 +49,10 @@ def _call(fn: Callable[[], T]) -> T:
 
 
 def _nodes_table(title: str, nodes: list[LineageNode], cycle: bool) -> None:
-    table = Table("distance", "node", "type", title=title)
+    table = Table("distance", "type", title=title)
+    table.add_column("node", overflow="fold")
     for n in nodes:
-        table.add_row(str(n.distance), f"{n.namespace}:{n.name}", n.type)
+        table.add_row(str(n.distance), n.type, f"{n.namespace}:{n.name}")
     console.print(table if nodes else f"{title}: nothing")
     if cycle:
         console.print("[yellow]warning:[/] this lineage contains a cycle")
@@ -120,28 +121,24 @@ def impact_cmd(ctx: typer.Context, node: NodeArg, as_json: JsonOpt = False) -> N
     if as_json:
         print_json(view.model_dump())
         return
-    table = Table(
-        "distance",
-        "node",
-        "kind",
-        "tier",
-        "owner",
-        "revenue/day",
-        "counted",
-        title=f"impact of {view.node}",
-    )
+    table = Table("dist", "kind", title=f"impact of {view.node}")
+    table.add_column("node", overflow="fold", ratio=1)
+    table.add_column("tier")
+    table.add_column("owner", overflow="fold")
+    table.add_column("revenue/day", justify="right", no_wrap=True)
     for a in view.impacted:
+        revenue = "" if a.revenue_per_day is None else f"{a.revenue_per_day:,.0f}"
         table.add_row(
             str(a.distance),
-            f"{a.namespace}:{a.name}",
             a.kind,
+            f"{a.namespace}:{a.name}",
             "" if a.tier is None else str(a.tier),
             a.owner or "",
-            "" if a.revenue_per_day is None else f"{a.revenue_per_day:,.0f}",
-            "yes" if a.counted else "",
+            f"{revenue} *" if a.counted else revenue,
         )
     if view.impacted:
         console.print(table)
+        console.print("* counted in the revenue at risk")
     else:
         console.print(
             f"nothing catalogued as audience, activation or campaign at or below {view.node}"

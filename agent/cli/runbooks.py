@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from agent.cli.context import CliState, console, fail, print_json, state
@@ -95,7 +96,7 @@ def playbooks_list(
         table.add_row(p.id, kinds, ", ".join(a.type for a in p.actions), p.title)
     console.print(table)
     for err in result.errors:
-        console.print(f"[red]invalid[/] {err}")
+        typer.echo(f"invalid: {err}", err=True)
 
 
 @playbooks_app.command("validate")
@@ -144,7 +145,7 @@ def propose_cmd(
     context = _context(st, incident, context_file)
     loaded = load_playbooks(_playbook_dir(playbooks))
     for err in loaded.errors:
-        console.print(f"[yellow]skipped invalid playbook[/] {err}", highlight=False)
+        typer.echo(f"skipped invalid playbook: {err}", err=True)
     proposals = propose(
         st.store,
         context,
@@ -166,7 +167,7 @@ def _context(st: CliState, incident: int | None, path: Path | None) -> Remediati
         assert incident is not None
         return context_from_incident(st.store, incident)
     except ContextError as exc:
-        fail(str(exc))
+        fail(escape(str(exc)))
         raise
 
 
@@ -194,24 +195,22 @@ def approvals_show(ctx: typer.Context, proposal_id: int, as_json: JsonOpt = Fals
     if as_json:
         print_json(p)
         return
-    console.print(f"[bold]#{p.id}[/] {p.action_key}  [{p.tier}] {p.status}", highlight=False)
-    console.print(f"incident {p.incident_id}; requested by {p.requested_by} at {p.created_at}")
-    console.print("why: " + "; ".join(p.plan.decision.reasons), highlight=False)
-    console.print(f"approvers: {', '.join(p.plan.decision.required_roles)}")
-    console.print(f"params: {p.plan.params}", highlight=False)
+    typer.echo(f"#{p.id} {p.action_key}  [{p.tier}] {p.status}")
+    typer.echo(f"incident {p.incident_id}; requested by {p.requested_by} at {p.created_at}")
+    typer.echo("why: " + "; ".join(p.plan.decision.reasons))
+    typer.echo(f"approvers: {', '.join(p.plan.decision.required_roles)}")
+    typer.echo(f"params: {p.plan.params}")
     for check in p.preconditions:
-        console.print(
-            f"  {'ok ' if check.ok else 'NO '} {check.check}: {check.detail}", highlight=False
-        )
+        typer.echo(f"  {'ok ' if check.ok else 'NO '} {check.check}: {check.detail}")
     if p.dry_run:
-        console.print(f"dry run: {p.dry_run.summary}", highlight=False)
+        typer.echo(f"dry run: {p.dry_run.summary}")
         for step in p.dry_run.steps:
-            console.print(f"  {step}", highlight=False)
-    console.print(f"rollback: {p.rollback_plan.get('summary')}", highlight=False)
+            typer.echo(f"  {step}")
+    typer.echo(f"rollback: {p.rollback_plan.get('summary')}")
     if p.decided_by:
-        console.print(f"decided by {p.decided_by} at {p.decided_at}: {p.reason or ''}")
+        typer.echo(f"decided by {p.decided_by} at {p.decided_at}: {p.reason or ''}")
     if p.result:
-        console.print(f"result: {p.result.get('detail')}", highlight=False)
+        typer.echo(f"result: {p.result.get('detail')}")
 
 
 @approvals_app.command("approve")
@@ -228,7 +227,7 @@ def approvals_approve(
     try:
         decision = approve(st.store, proposal_id, _user(user), reason, now_us=st.now_us)
     except (NotAllowedError, UnknownProposalError, DirectoryError) as exc:
-        fail(str(exc))
+        fail(escape(str(exc)))
         raise
     applied = None
     if decision.won and not no_apply:
@@ -236,9 +235,9 @@ def approvals_approve(
     if as_json:
         print_json({"decision": decision, "apply": applied})
     else:
-        console.print(decision.message, highlight=False)
+        typer.echo(decision.message)
         if applied is not None:
-            console.print(f"{applied.status}: {applied.message}", highlight=False)
+            typer.echo(f"{applied.status}: {applied.message}")
     if not decision.won or (applied is not None and not applied.done):
         raise typer.Exit(1)
 
@@ -256,12 +255,12 @@ def approvals_reject(
     try:
         decision = reject(st.store, proposal_id, _user(user), reason, now_us=st.now_us)
     except (NotAllowedError, UnknownProposalError, DirectoryError) as exc:
-        fail(str(exc))
+        fail(escape(str(exc)))
         raise
     if as_json:
         print_json(decision)
     else:
-        console.print(decision.message, highlight=False)
+        typer.echo(decision.message)
     if not decision.won:
         raise typer.Exit(1)
 
@@ -275,7 +274,7 @@ def approvals_verify(ctx: typer.Context, proposal_id: int, as_json: JsonOpt = Fa
     if as_json:
         print_json(result)
     else:
-        console.print(f"{result.status}: {result.detail}", highlight=False)
+        typer.echo(f"{result.status}: {result.detail}")
     if result.status == "failed":
         raise typer.Exit(1)
 
@@ -294,12 +293,12 @@ def rollback_cmd(
             st.store, proposal_id, default_executors(), _user(user), reason, now_us=st.now_us
         )
     except (NotAllowedError, UnknownProposalError, DirectoryError) as exc:
-        fail(str(exc))
+        fail(escape(str(exc)))
         raise
     if as_json:
         print_json(result)
     else:
-        console.print(f"{result.status}: {result.message}", highlight=False)
+        typer.echo(f"{result.status}: {result.message}")
     if not result.done:
         raise typer.Exit(1)
 
@@ -314,12 +313,9 @@ def audit_verify(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(result)
     elif result.ok:
-        console.print(f"audit chain intact: {result.rows} rows, head {result.head[:16]}")
+        typer.echo(f"audit chain intact: {result.rows} rows, head {result.head[:16]}")
     else:
-        console.print(
-            f"[bold red]audit chain broken[/] at row {result.first_broken_seq}: {result.reason}",
-            highlight=False,
-        )
+        typer.echo(f"audit chain broken at row {result.first_broken_seq}: {result.reason}")
     if not result.ok:
         raise typer.Exit(1)
 
@@ -328,7 +324,7 @@ def _get(ctx: typer.Context, proposal_id: int) -> Proposal:
     try:
         return get_proposal(state(ctx).store, proposal_id)
     except UnknownProposalError as exc:
-        fail(str(exc))
+        fail(escape(str(exc)))
         raise
 
 

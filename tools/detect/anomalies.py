@@ -59,27 +59,36 @@ def severity_of(score: float, k_alert: float) -> Severity:
 
 
 def _in_training(fit: BaselineFit, values: np.ndarray[Any, Any], row: int,
-                 idx: np.ndarray[Any, Any], block_start: int) -> np.ndarray[Any, Any]:
-    """Which indices were in the training copy when block_start's block was scored."""
-    was_out = (fit.excluded[row, idx] & (idx < block_start)
-               & (fit.released_at[row, idx] > block_start))
+                 idx: np.ndarray[Any, Any], as_of: int) -> np.ndarray[Any, Any]:
+    """Which points idx (all before as_of) were in the training copy at time as_of."""
+    released = fit.released_at[row, idx]
+    was_out = fit.excluded[row, idx] & ((released == 0) | (released > as_of))
     return np.asarray(~np.isnan(values[row, idx]) & ~was_out)
 
 
 def evidence_at(result: MatrixResult, row: int, index: int) -> Evidence:
+    """Rebuild which points the expectation at (row, index) came from, by the same rules
+    the baseline applied (see baseline.py and profiles.py)."""
     fit, plan = result.fit, result.fit.plan
     code = int(fit.model[row, index])
-    block_start = (index // plan.block) * plan.block
+    values = result.values
+    used = np.arange(0)
     if code == LEVEL:
-        idx = np.arange(max(0, index - plan.level_window), index)
-    elif code == NO_MODEL:
-        idx = np.arange(0)
-    else:
-        idx = index - plan.period(code) * np.arange(plan.seasons(code), 0, -1)
-        idx = idx[idx >= 0]
-    used = idx[_in_training(fit, result.values, row, idx, block_start)] if idx.size else idx
-    refits = fit.refit_starts[fit.refit_starts <= block_start]
-    refit = int(refits[-1]) if refits.size else block_start
+        as_of = (index // plan.block) * plan.block
+        idx = np.arange(max(0, as_of - plan.level_window), as_of)
+        used = idx[_in_training(fit, values, row, idx, as_of)]
+    elif code != NO_MODEL:
+        as_of = (index // plan.refit) * plan.refit
+        period = plan.period(code)
+        seasons = max(1, min(plan.seasons(code), as_of // period))
+        idx = index - period * np.arange(seasons, 0, -1)
+        idx = idx[(idx >= 0) & (idx < as_of)]
+        kept = idx[_in_training(fit, values, row, idx, as_of)]
+        present = idx[~np.isnan(values[row, idx])]
+        # A phase mostly excluded is taken as pattern and read raw (seasonal_profile).
+        used = present if 2 * kept.size < present.size else kept
+    refits = fit.refit_starts[fit.refit_starts <= index]
+    refit = int(refits[-1]) if refits.size else index
     return Evidence(
         model=MODEL_NAMES[code] if code >= 0 else "none",
         baseline_indices=tuple(int(i) for i in used),

@@ -32,6 +32,8 @@ import numpy.typing as npt
 
 from tools.detect import profiles
 from tools.detect.config import DAY, DetectorConfig
+from tools.detect.nanstats import nanmedian
+from tools.detect.ring import Ring
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -41,7 +43,6 @@ LEVEL, DAILY, WEEKLY = 0, 1, 2
 MODELS = (LEVEL, DAILY, WEEKLY)
 MODEL_NAMES = ("level", "hour_of_day", "hour_of_week")
 NO_MODEL = -1
-NEVER = np.iinfo(np.int64).max
 # A seasonal model must cut the mean absolute residual by this factor to replace a simpler
 # one: equal fits should keep the model with fewer moving parts.
 COMPLEXITY_GAIN = 0.9
@@ -112,69 +113,119 @@ class BaselineFit:
     score: FloatArray
     model: npt.NDArray[np.int8]
     excluded: BoolArray  # was kept out of training at some point
-    released_at: IntArray  # block start from which it was back in training, NEVER if not
+    released_at: npt.NDArray[np.int32]  # block start it was back in training from; 0: never
     refit_starts: IntArray
 
 
 @dataclass(slots=True)
 class _State:
-    """The detector's memory while it walks through the blocks."""
+    """The detector's memory while it walks through the blocks.
 
-    train: FloatArray
-    raw: FloatArray
+    Residual statistics for model choice are kept as per-interval sums of |residual| over
+    training points, so a refit adds up a week of buckets instead of re-reading a week of
+    points for every model.
+    """
+
+    train: FloatArray  # values with excluded points NaN; `pad` NaN columns on the left
+    raw: FloatArray  # the same without exclusions
     pad: int
-    model_exp: FloatArray  # (3, n, T) each model's expectation, NaN before it exists
-    profiles: FloatArray  # (2, n, T) seasonal profile without its level offset
-    spreads: FloatArray  # (2, n, T) phase sigma of each seasonal model
+    interval: int  # points per refit interval (= bucket width)
+    model_exp: Ring  # (3, n, ·) each model's expectation, NaN before it exists
+    profiles: Ring  # (2, n, ·) seasonal profile without its level offset
+    clipped: npt.NDArray[np.float32]  # (2, n, T) clipped |raw residual|, 0 where unknown
+    clipped_seen: npt.NDArray[np.float32]  # (2, n, T) 1 where clipped holds a residual
+    spreads: FloatArray  # (2, n, interval) phase sigma of each seasonal model
+    interval_start: int
+    bucket_sum: FloatArray  # (3, n, intervals) sum of |training residual|
+    bucket_cnt: FloatArray
     excluded_now: BoolArray
-    released_at: IntArray
+    released_at: npt.NDArray[np.int32]  # 0: never released
     run_start: IntArray  # where each series' current run of excluded points began
     chosen: IntArray
     model_sigma: FloatArray  # (3, n)
-    clip: FloatArray  # (3, n) model sigma from mean |residual|, caps the phase spreads
+    clip: FloatArray  # (3, n) sigma from mean |residual|: caps the residuals in spreads
 
     @classmethod
-    def start(cls, values: FloatArray, pad: int) -> _State:
+    def start(cls, values: FloatArray, plan: Plan) -> _State:
         n, total = values.shape
+        pad = plan.level_window
         train = np.full((n, total + pad), np.nan)
         train[:, pad:] = values
-        return cls(train=train, raw=train.copy(), pad=pad,
-                   model_exp=np.full((3, n, total), np.nan),
-                   profiles=np.full((2, n, total), np.nan),
-                   spreads=np.full((2, n, total), np.nan),
+        buckets = -(-total // plan.refit)
+        # Expectations are read back over the scale window (refit) and over an excursion
+        # about to be accepted; profiles over the level window before a block.
+        exp_width = (max(plan.scale_window, plan.accept_after + plan.block)
+                     + plan.refit + plan.block)
+        return cls(train=train, raw=train.copy(), pad=pad, interval=plan.refit,
+                   model_exp=Ring(3, n, exp_width),
+                   profiles=Ring(2, n, plan.refit + plan.level_window + plan.block),
+                   clipped=np.zeros((2, n, total), dtype=np.float32),
+                   clipped_seen=np.zeros((2, n, total), dtype=np.float32),
+                   spreads=np.full((2, n, 0), np.nan), interval_start=0,
+                   bucket_sum=np.zeros((3, n, buckets)),
+                   bucket_cnt=np.zeros((3, n, buckets)),
                    excluded_now=np.zeros((n, total), dtype=bool),
-                   released_at=np.full((n, total), NEVER, dtype=np.int64),
+                   released_at=np.zeros((n, total), dtype=np.int32),
                    run_start=np.zeros(n, dtype=np.int64),
                    chosen=np.full(n, NO_MODEL, dtype=np.int64),
                    model_sigma=np.full((3, n), np.nan),
                    clip=np.full((3, n), np.nan))
 
+    def add_residuals(self, s: int, e: int, exp_all: FloatArray) -> None:
+        """Add the block's training residuals (exclusions applied) to its bucket."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            res = np.abs(self.train[None, :, self.pad + s : self.pad + e] - exp_all)
+        seen = ~np.isnan(res)
+        bucket = s // self.interval
+        self.bucket_sum[:, :, bucket] += np.where(seen, res, 0.0).sum(axis=-1)
+        self.bucket_cnt[:, :, bucket] += seen.sum(axis=-1)
 
-def _window_stats(st: _State, plan: Plan, cfg: DetectorConfig, s: int
-                  ) -> tuple[FloatArray, IntArray, FloatArray]:
-    """Training residuals of every model over the scale window before s; sets the clip."""
-    lo = max(0, s - plan.scale_window)
-    window, count, mean_abs = profiles.residual_stats(st.train, st.pad, st.model_exp, lo, s)
-    st.clip = np.where(count >= cfg.min_scale_points, profiles.MEAN_ABS_TO_SIGMA * mean_abs,
-                       np.nan)
-    return window, count, mean_abs
+    def window_stats(self, plan: Plan, cfg: DetectorConfig, s: int
+                     ) -> tuple[IntArray, FloatArray]:
+        """(count, mean |training residual|) per model over the scale window before s,
+        in whole intervals; also sets the clip for the phase spreads."""
+        last = -(-s // self.interval)  # buckets before s, the current partial one included
+        first = max(0, last - -(-plan.scale_window // self.interval))
+        total = self.bucket_sum[:, :, first:last].sum(axis=-1)
+        count = self.bucket_cnt[:, :, first:last].sum(axis=-1).astype(np.int64)
+        mean_abs = total / np.maximum(count, 1)
+        self.clip = np.where(count >= cfg.min_scale_points,
+                             profiles.MEAN_ABS_TO_SIGMA * mean_abs, np.nan)
+        return count, mean_abs
+
+    def release(self, rows: IntArray, cols: IntArray, values: FloatArray, when: int) -> None:
+        """Put excluded points back into training (and into their buckets)."""
+        self.excluded_now[rows, cols] = False
+        self.released_at[rows, cols] = when
+        self.train[rows, cols + self.pad] = values[rows, cols]
+        with np.errstate(over="ignore", invalid="ignore"):
+            res = np.abs(values[rows, cols][None, :] - self.model_exp.at(rows, cols))
+        seen = ~np.isnan(res)
+        for mdl in MODELS:
+            np.add.at(self.bucket_sum[mdl], (rows, cols // self.interval),
+                      np.where(seen[mdl], res[mdl], 0.0))
+            np.add.at(self.bucket_cnt[mdl], (rows, cols // self.interval), seen[mdl])
 
 
 def _new_interval(st: _State, plan: Plan, s: int, e: int) -> None:
     """Seasonal profiles and phase spreads for the whole interval [s, e), as of time s."""
+    st.spreads = np.full((2, st.train.shape[0], e - s), np.nan)
+    st.interval_start = s
     for mdl in (DAILY, WEEKLY):
         period = plan.period(mdl)
         if period == 0 or s < period:
             continue
         seasons = plan.seasons(mdl)
-        st.profiles[mdl - 1, :, s:e] = profiles.seasonal_profile(
-            st.train, st.raw, st.pad, s, e, period, seasons)
-        st.spreads[mdl - 1, :, s:e] = profiles.phase_spread(
-            st.raw, st.model_exp[mdl], st.pad, s, e, period, seasons, st.clip[mdl])
+        st.profiles.write_lead(mdl - 1, s, e, profiles.seasonal_profile(
+            st.train, st.raw, st.pad, s, e, period, seasons))
+        st.spreads[mdl - 1] = profiles.phase_spread(
+            st.clipped[mdl - 1], st.clipped_seen[mdl - 1], s, e, period, seasons)
 
 
-def _choose_models(st: _State, plan: Plan, cfg: DetectorConfig, s: int, window: FloatArray,
-                   count: IntArray, mean_abs: FloatArray) -> None:
+def _choose_models(st: _State, plan: Plan, cfg: DetectorConfig, s: int, count: IntArray,
+                   mean_abs: FloatArray) -> None:
+    """Each series' model (least mean |residual|) and its sigma: the larger of the robust
+    sigma of its training residuals and the tail sigma of its raw residuals."""
     usable = np.array([plan.usable(mdl, s) for mdl in MODELS])[:, None]
     eligible = usable & (count >= cfg.min_scale_points)
     penalty = np.array([1.0, 1 / COMPLEXITY_GAIN, 1 / COMPLEXITY_GAIN**2])[:, None]
@@ -182,22 +233,21 @@ def _choose_models(st: _State, plan: Plan, cfg: DetectorConfig, s: int, window: 
     chosen = np.argmin(crit, axis=0).astype(np.int64)
     chosen[~np.isfinite(crit.min(axis=0))] = NO_MODEL
     rows = np.arange(chosen.size)
-    sig = np.full(crit.shape, np.nan)
-    # The scale is needed for the chosen model and for the level fallback only.
-    sig[LEVEL] = profiles.robust_sigma(window[LEVEL])
-    seasonal = chosen > LEVEL
-    if seasonal.any():
-        sig[chosen[seasonal], rows[seasonal]] = profiles.robust_sigma(
-            window[chosen[seasonal], rows[seasonal]])
+    pick = np.maximum(chosen, 0)
+    lo = max(0, s - plan.scale_window)
+    exp = np.empty((chosen.size, s - lo))
+    for mdl in MODELS:
+        these = np.nonzero(pick == mdl)[0]
+        if these.size:
+            exp[these] = st.model_exp.read_rows(mdl, these, lo, s)
+    with np.errstate(over="ignore", invalid="ignore"):
+        trained = np.abs(st.train[:, st.pad + lo : st.pad + s] - exp)
+        raw_res = np.abs(st.raw[:, st.pad + lo : st.pad + s] - exp)
+    frac = min(0.5, max(cfg.tail_fraction, cfg.tail_min_points / max(s - lo, 1)))
+    sig = profiles.MEAN_ABS_TO_SIGMA * mean_abs  # the level fallback's scale
+    chosen_sig = np.fmax(profiles.robust_sigma(trained), profiles.tail_sigma(raw_res, frac))
     has = chosen >= 0
-    if has.any():
-        pick = np.maximum(chosen, 0)
-        lo = max(0, s - plan.scale_window)
-        with np.errstate(over="ignore", invalid="ignore"):
-            raw_res = np.abs(st.raw[:, st.pad + lo : st.pad + s] - st.model_exp[pick, rows, lo:s])
-        frac = max(cfg.tail_fraction, cfg.tail_min_points / max(raw_res.shape[1], 1))
-        tail = profiles.tail_sigma(raw_res, min(frac, 0.5))
-        sig[pick[has], rows[has]] = np.fmax(sig[pick[has], rows[has]], tail[has])
+    sig[pick[has], rows[has]] = chosen_sig[has]
     st.chosen, st.model_sigma = chosen, sig
 
 
@@ -209,16 +259,24 @@ def _block_expectations(st: _State, plan: Plan, s: int, e: int) -> tuple[FloatAr
     spread = np.full((3, n, e - s), np.nan)
     exp_all[LEVEL] = profiles.level(st.train, st.pad, s, plan.level_window)[:, None]
     lo = max(0, s - plan.level_window)
+    raw = st.raw[:, st.pad + s : st.pad + e]
+    recent_prof = st.profiles.read(lo, e)
     for mdl in (DAILY, WEEKLY):
         period = plan.period(mdl)
         if period == 0 or s < period:
             continue
         with np.errstate(over="ignore", invalid="ignore"):
-            recent = st.train[:, st.pad + lo : st.pad + s] - st.profiles[mdl - 1, :, lo:s]
-        offset = np.nan_to_num(profiles.nanmedian(recent), nan=0.0)
-        exp_all[mdl] = st.profiles[mdl - 1, :, s:e] + offset[:, None]
-        spread[mdl] = st.spreads[mdl - 1, :, s:e]
-    st.model_exp[:, :, s:e] = exp_all
+            recent = st.train[:, st.pad + lo : st.pad + s] - recent_prof[mdl - 1, :, : s - lo]
+        offset = np.nan_to_num(nanmedian(recent), nan=0.0)
+        exp_all[mdl] = recent_prof[mdl - 1, :, s - lo :] + offset[:, None]
+        spread[mdl] = st.spreads[mdl - 1, :, s - st.interval_start : e - st.interval_start]
+        cap = np.where(np.isnan(st.clip[mdl]), np.inf, profiles.LOCAL_CLIP * st.clip[mdl])
+        with np.errstate(over="ignore", invalid="ignore"):
+            res = np.minimum(np.abs(raw - exp_all[mdl]), cap[:, None])
+        seen = ~np.isnan(res)
+        st.clipped[mdl - 1, :, s:e] = np.where(seen, res, 0.0)
+        st.clipped_seen[mdl - 1, :, s:e] = seen
+    st.model_exp.write(s, e, exp_all)
     return exp_all, spread
 
 
@@ -226,7 +284,7 @@ def fit_baseline(values: FloatArray, step_s: int, cfg: DetectorConfig) -> Baseli
     """Score every point of every row of ``values`` (n_series, n_points) causally."""
     plan = Plan.make(cfg, step_s)
     n, total = values.shape
-    st = _State.start(values, plan.level_window)
+    st = _State.start(values, plan)
     expected = np.full((n, total), np.nan)
     sigma = np.full((n, total), np.nan)
     score = np.full((n, total), np.nan)
@@ -242,7 +300,7 @@ def fit_baseline(values: FloatArray, step_s: int, cfg: DetectorConfig) -> Baseli
         interval = s % plan.refit == 0
         refit = s >= plan.warmup and (interval or not refits)
         if interval or refit:
-            stats = _window_stats(st, plan, cfg, s)
+            stats = st.window_stats(plan, cfg, s)
         if interval:
             _new_interval(st, plan, s, min(total, s + plan.refit))
         if refit:
@@ -250,6 +308,7 @@ def fit_baseline(values: FloatArray, step_s: int, cfg: DetectorConfig) -> Baseli
             refits.append(s)
         exp_all, spread = _block_expectations(st, plan, s, e)
         if not refits:
+            st.add_residuals(s, e, exp_all)
             continue
         obs = values[:, s:e]
         pick = np.maximum(st.chosen, 0)
@@ -272,6 +331,7 @@ def fit_baseline(values: FloatArray, step_s: int, cfg: DetectorConfig) -> Baseli
             flagged = np.abs(z) >= cfg.k_train
         st.excluded_now[:, s:e] |= flagged
         st.train[:, st.pad + s : st.pad + e][flagged] = np.nan
+        st.add_residuals(s, e, exp_all)
         _accept_long_excursions(st, values, finite[:, s:e] & ~flagged, s, e, plan.accept_after)
 
     return BaselineFit(
@@ -280,7 +340,7 @@ def fit_baseline(values: FloatArray, step_s: int, cfg: DetectorConfig) -> Baseli
         sigma=sigma,
         score=score,
         model=model,
-        excluded=st.excluded_now | (st.released_at != NEVER),
+        excluded=st.excluded_now | (st.released_at != 0),
         released_at=st.released_at,
         refit_starts=np.asarray(refits, dtype=np.int64),
     )
@@ -300,8 +360,5 @@ def _accept_long_excursions(st: _State, values: FloatArray, normal: BoolArray, s
     release = st.excluded_now[accept, lo:e] & in_run
     if release.any():
         sub_rows, sub_cols = np.nonzero(release)
-        r, c = accept[sub_rows], sub_cols + lo
-        st.excluded_now[r, c] = False
-        st.released_at[r, c] = e
-        st.train[r, c + st.pad] = values[r, c]
+        st.release(accept[sub_rows], sub_cols + lo, values, e)
     st.run_start[accept] = e

@@ -76,7 +76,8 @@ class DetectorConfig:
             value = getattr(self, item.name)
             if item.name == "duplicate_policy":
                 if value not in ("mean", "last"):
-                    raise DetectInputError(f"duplicate_policy must be 'mean' or 'last', not {value!r}")
+                    raise DetectInputError(
+                        f"duplicate_policy must be 'mean' or 'last', not {value!r}")
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise DetectInputError(f"{item.name} must be a number, not {value!r}")

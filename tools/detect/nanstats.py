@@ -1,7 +1,9 @@
-"""Medians and robust scales over the last axis, ignoring NaN, for many rows at once.
+"""Medians and trimmed means over the last axis, ignoring NaN, for many rows at once.
 
-``np.nanmedian`` is several times slower than one ``np.sort`` (which puts NaN last), and
-these run once per block over every series, so they are built on a single sort.
+``np.nanmedian`` is several times slower than one ``np.partition``, and these run over
+every series for every block, so rows without NaN take a fast path and only rows with NaN
+are sorted (NaN sorts last). Callers keep magnitudes below 1e150 (see grid.MAX_ABS), so
+sums of a few values cannot overflow.
 """
 
 from __future__ import annotations
@@ -15,85 +17,57 @@ FloatArray = npt.NDArray[np.float64]
 MAD_TO_SIGMA = 1.4826
 
 
-def _pick(ordered: FloatArray, frac: float, count: npt.NDArray[np.int64]) -> FloatArray:
-    """Linear-interpolated quantile `frac` of rows whose first `count` entries are sorted."""
-    pos = frac * np.maximum(count - 1, 0)
-    lo = np.floor(pos).astype(np.int64)
-    hi = np.minimum(lo + 1, np.maximum(count - 1, 0))
-    weight = pos - lo
-    low = np.take_along_axis(ordered, lo[..., None], axis=-1)[..., 0]
-    high = np.take_along_axis(ordered, hi[..., None], axis=-1)[..., 0]
-    return np.asarray(low + weight * (high - low))
-
-
 def nanmedian(a: FloatArray) -> FloatArray:
     """Median over the last axis ignoring NaN; NaN where a row has no finite value."""
-    return median_and_spread(a, spread=False)[0]
-
-
-def median_and_spread(a: FloatArray, spread: bool = True) -> tuple[FloatArray, FloatArray]:
-    """(median, IQR / 1.349) over the last axis ignoring NaN, from one sort.
-
-    IQR / 1.349 estimates a Gaussian standard deviation; it is NaN for rows with fewer than
-    three finite values, which say nothing about spread.
-    """
     length = a.shape[-1]
     if length == 0:
-        empty = np.full(a.shape[:-1], np.nan)
-        return empty, empty.copy()
-    ordered = np.sort(a, axis=-1)
-    # Halve before adding: the sum of two huge values of one sign would overflow.
-    med = ordered[..., (length - 1) // 2] / 2 + ordered[..., length // 2] / 2
-    full = np.full(a.shape[:-1], length, dtype=np.int64)
-    iqr = (_pick(ordered, 0.75, full) - _pick(ordered, 0.25, full)) / 1.349 if spread \
-        else np.empty(0)
-    has_nan = np.isnan(ordered[..., -1])  # NaN sorts last: a row has one iff it ends in one
-    if has_nan.any():
-        rows = ordered[has_nan]
+        return np.full(a.shape[:-1], np.nan)
+    hi = length // 2
+    # One partial sort puts the upper middle value in place (NaN goes last, as in a sort);
+    # for an even length the lower middle is the largest value left of it. (Partitioning
+    # at two positions at once is slower than a full sort of short rows.)
+    parted = np.partition(a, hi, axis=-1)
+    upper = parted[..., hi]
+    med = (parted[..., :hi].max(axis=-1) + upper) / 2 if length % 2 == 0 else upper
+    holes = np.isnan(a).any(axis=-1)
+    if holes.any():
+        rows = np.sort(a[holes], axis=-1)
         count = np.count_nonzero(~np.isnan(rows), axis=-1)
         pick = np.arange(rows.shape[0])
         low = rows[pick, np.maximum((count - 1) // 2, 0)]
         high = rows[pick, np.maximum(count // 2, 0)]
-        med[has_nan] = np.where(count > 0, low / 2 + high / 2, np.nan)
-        if spread:
-            sub = (_pick(rows, 0.75, count) - _pick(rows, 0.25, count)) / 1.349
-            iqr[has_nan] = np.where(count >= 3, sub, np.nan)
-    if spread and length < 3:
-        iqr = np.full(med.shape, np.nan)
-    return np.asarray(med), np.asarray(iqr)
+        med[holes] = np.where(count > 0, (low + high) / 2, np.nan)
+    return np.asarray(med)
 
 
 def trimmed_mean(a: FloatArray) -> FloatArray:
     """Mean of the middle half of each row's finite values (over the last axis).
 
     Nearly as efficient as the mean on Gaussian noise (the median wastes a third of the
-    data) while a quarter of the values at either end may be outliers. Rows with three
-    values or fewer fall back to the median; NaN where a row has no finite value.
+    data) while a quarter of the values at either end may be outliers: max(n // 4, 1) are
+    dropped from each end. Rows with three values or fewer use the median; NaN where a row
+    has no finite value.
     """
     length = a.shape[-1]
-    if length == 0:
-        return np.full(a.shape[:-1], np.nan)
-    ordered = np.sort(a, axis=-1)
-    count = np.count_nonzero(~np.isnan(a), axis=-1)
-    trim = np.maximum(count // 4, 1)
-    # Shrink to a safe range before summing so that huge magnitudes cannot overflow.
-    big = np.nanmax(np.abs(np.where(np.isnan(ordered), 0.0, ordered)), axis=-1, initial=0.0)
-    scale = np.where(big > 1e100, big, 1.0)
-    csum = np.cumsum(np.where(np.isnan(ordered), 0.0, ordered / scale[..., None]), axis=-1)
-    csum = np.concatenate([np.zeros(csum.shape[:-1] + (1,)), csum], axis=-1)
-    hi = np.maximum(count - trim, 0)
-    lo = np.minimum(trim, hi)
-    total = (np.take_along_axis(csum, hi[..., None], axis=-1)
-             - np.take_along_axis(csum, lo[..., None], axis=-1))[..., 0]
-    kept = hi - lo
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = total / kept * scale
-    return np.where(count > 3, mean, nanmedian(a))
-
-
-def robust_scale(a: FloatArray) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
-    """(median, 1.4826 * MAD, finite count) over the last axis, ignoring NaN."""
-    med = nanmedian(a)
-    mad = nanmedian(np.abs(a - med[..., None]))
-    count = np.count_nonzero(~np.isnan(a), axis=-1).astype(np.int64)
-    return med, MAD_TO_SIGMA * mad, count
+    if length <= 3:
+        return nanmedian(a)
+    holes = np.isnan(a).any(axis=-1)
+    if length <= 7:
+        # Dropping one value at each end needs no sort.
+        out = (a.sum(axis=-1) - a.min(axis=-1) - a.max(axis=-1)) / (length - 2)
+    else:
+        trim = length // 4
+        out = np.sort(a, axis=-1)[..., trim : length - trim].mean(axis=-1)
+    if holes.any():
+        rows = np.sort(a[holes], axis=-1)
+        count = np.count_nonzero(~np.isnan(rows), axis=-1)
+        trim_r = np.maximum(count // 4, 1)
+        csum = np.cumsum(np.where(np.isnan(rows), 0.0, rows), axis=-1)
+        csum = np.concatenate([np.zeros((rows.shape[0], 1)), csum], axis=-1)
+        hi = np.maximum(count - trim_r, 0)
+        lo = np.minimum(trim_r, hi)
+        pick = np.arange(rows.shape[0])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = (csum[pick, hi] - csum[pick, lo]) / (hi - lo)
+        out[holes] = np.where(count > 3, mean, nanmedian(rows))
+    return np.asarray(out)

@@ -34,10 +34,11 @@ def level(train: FloatArray, pad: int, s: int, window: int) -> FloatArray:
     return np.where(enough, nanmedian(recent), np.nan)
 
 
-def _lag_columns(s: int, e: int, period: int, seasons: int, pad: int) -> IntArray:
-    """(e - s, seasons) columns of the same phase 1..seasons periods back; 0 (a NaN pad
+def _lag_columns(lo: int, hi: int, period: int, seasons: int, s: int, pad: int
+                 ) -> IntArray:
+    """(hi - lo, seasons) columns of the same phase 1..seasons periods back; 0 (a NaN pad
     column) where that lies before the series or at or after s."""
-    t = np.arange(s, e)
+    t = np.arange(lo, hi)
     idx = t[:, None] - period * np.arange(1, seasons + 1)[None, :]
     return np.where((idx >= 0) & (idx < s), idx + pad, 0)
 
@@ -56,57 +57,54 @@ def seasonal_profile(train: FloatArray, raw: FloatArray, pad: int, s: int, e: in
     a departure that keeps recurring at one phase is part of the pattern (a weekend peak
     judged by the hour-of-day model, say), so the raw values are used there.
     """
+    # Lags before the start of the series are missing for every series alike: leave them
+    # out rather than carry NaN through the trimmed mean's slow path.
+    seasons = max(1, min(seasons, s // period))
     out = np.empty((train.shape[0], e - s))
     for lo, hi in _chunks(train.shape[0], s, e, seasons):
-        cols = _lag_columns(lo, hi, period, seasons, pad)
-        cols[cols >= pad + s] = 0
+        cols = _lag_columns(lo, hi, period, seasons, s, pad)
         lags = train[:, cols]  # (n, points, seasons)
-        raw_lags = raw[:, cols]
         kept = np.count_nonzero(~np.isnan(lags), axis=-1)
-        present = np.count_nonzero(~np.isnan(raw_lags), axis=-1)
-        recurring = 2 * kept < present
-        if recurring.any():
-            lags = np.where(recurring[..., None], raw_lags, lags)
+        # Only where fewer than half of the lags that exist were kept can raw values
+        # outnumber them: gather those alone.
+        maybe = 2 * kept < np.count_nonzero(cols > 0, axis=-1)[None, :]
+        if maybe.any():
+            row, point = np.nonzero(maybe)
+            raw_lags = raw[row[:, None], cols[point]]
+            present = np.count_nonzero(~np.isnan(raw_lags), axis=-1)
+            recurring = 2 * kept[row, point] < present
+            lags[row[recurring], point[recurring]] = raw_lags[recurring]
         out[:, lo - s : hi - s] = trimmed_mean(lags)
     return out
 
 
-def phase_spread(raw: FloatArray, past_exp: FloatArray, pad: int, s: int, e: int,
-                 period: int, seasons: int, clip: FloatArray) -> FloatArray:
-    """For each point of [s, e): a sigma for its phase from the model's past residuals at
-    that phase and its two neighbours over the last `seasons` periods.
+def phase_spread(clipped: npt.NDArray[np.float32], seen: npt.NDArray[np.float32], s: int,
+                 e: int, period: int, seasons: int) -> FloatArray:
+    """For each point of [s, e): a sigma for its phase, from the model's past residuals at
+    that phase and its two neighbours over the last `seasons` periods, as of time s.
 
     Noise often differs by phase (a quiet night, a busy afternoon); a single scale per
     series would alert all day long in the busy phase. Residuals rather than values, so a
-    steep daily ramp does not count as noise; raw (nothing excluded), because excluding a
-    noisy phase's extremes would make it look quiet; clipped at LOCAL_CLIP model sigmas so
-    that a past anomaly barely widens the band.
+    steep daily ramp does not count as noise; of raw values (nothing excluded), because
+    excluding a noisy phase's extremes would make it look quiet; each already clipped at
+    LOCAL_CLIP model sigmas (``clipped``), so a past anomaly barely widens the band and
+    the mean of them needs no sort.
     """
-    n = raw.shape[0]
-    first = max(0, s - seasons * period - 1)
-    if first >= s:
-        return np.full((n, e - s), np.nan)
-    cap = np.where(np.isnan(clip), np.inf, LOCAL_CLIP * clip)  # no model sigma yet: no cap
-    with np.errstate(over="ignore", invalid="ignore"):
-        res = np.minimum(np.abs(raw[:, pad + first : pad + s] - past_exp[:, first:s]),
-                         cap[:, None])
-    seen = ~np.isnan(res)
-    vals = np.where(seen, res, 0.0)
-    # Sum over each point and its neighbours, then over the same phase in earlier periods.
-    zero = np.zeros((n, 1))
-    vals = np.concatenate([zero, vals, zero], axis=1)
-    cnts = np.concatenate([zero, seen.astype(np.float64), zero], axis=1)
-    near_sum = vals[:, :-2] + vals[:, 1:-1] + vals[:, 2:]
-    near_cnt = cnts[:, :-2] + cnts[:, 1:-1] + cnts[:, 2:]
+    n = clipped.shape[0]
     total = np.zeros((n, e - s))
     count = np.zeros((n, e - s))
-    t = np.arange(s, e)
     for k in range(1, seasons + 1):
-        idx = t - k * period - first
-        ok = (idx >= 0) & (idx < s - first)
-        cols = np.where(ok, idx, 0)
-        total += np.where(ok, near_sum[:, cols], 0.0)
-        count += np.where(ok, near_cnt[:, cols], 0.0)
+        # Points s-kP-1 .. e-kP hold the lags of [s, e) and their neighbours.
+        lo, hi = s - k * period - 1, e - k * period + 1
+        a, b = max(lo, 0), min(hi, s)
+        if a >= b:
+            continue
+        vals = np.zeros((n, hi - lo))
+        cnts = np.zeros((n, hi - lo))
+        vals[:, a - lo : b - lo] = clipped[:, a:b]
+        cnts[:, a - lo : b - lo] = seen[:, a:b]
+        total += vals[:, :-2] + vals[:, 1:-1] + vals[:, 2:]
+        count += cnts[:, :-2] + cnts[:, 1:-1] + cnts[:, 2:]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count >= 3, MEAN_ABS_TO_SIGMA * total / count, np.nan)
 
@@ -119,18 +117,6 @@ def tail_sigma(abs_res: FloatArray, frac: float) -> FloatArray:
     value = np.take_along_axis(ordered, pos[:, None], axis=-1)[:, 0]
     z = NormalDist().inv_cdf(1 - frac / 2)
     return np.where(count >= 3, value / z, np.nan)
-
-
-def residual_stats(train: FloatArray, pad: int, model_exp: FloatArray, lo: int, s: int
-                   ) -> tuple[FloatArray, IntArray, FloatArray]:
-    """(|training residual| window, count, mean |residual|) per model over [lo, s)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        window = train[None, :, pad + lo : pad + s] - model_exp[:, :, lo:s]
-    np.abs(window, out=window)
-    missing = np.isnan(window)
-    count = window.shape[-1] - np.count_nonzero(missing, axis=-1)
-    mean_abs = np.add.reduce(window, axis=-1, where=~missing) / np.maximum(count, 1)
-    return window, count.astype(np.int64), mean_abs
 
 
 def robust_sigma(abs_window: FloatArray) -> FloatArray:

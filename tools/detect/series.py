@@ -78,27 +78,27 @@ class SeriesResult:
 
     @property
     def values(self) -> FloatArray:
-        return self.matrix.values[0]
+        return np.asarray(self.matrix.values[0])
 
     @property
     def expected(self) -> FloatArray:
-        return self.matrix.expected[0]
+        return np.asarray(self.matrix.expected[0])
 
     @property
     def score(self) -> FloatArray:
-        return self.matrix.score[0]
+        return np.asarray(self.matrix.score[0])
 
     @property
     def lower(self) -> FloatArray:
-        return self.matrix.lower[0]
+        return np.asarray(self.matrix.lower[0])
 
     @property
     def upper(self) -> FloatArray:
-        return self.matrix.upper[0]
+        return np.asarray(self.matrix.upper[0])
 
     @property
     def alert(self) -> npt.NDArray[np.bool_]:
-        return self.matrix.alert[0]
+        return np.asarray(self.matrix.alert[0])
 
 
 def _row_diagnostics(values: FloatArray, plan: Plan, cfg: DetectorConfig,
@@ -113,10 +113,12 @@ def _row_diagnostics(values: FloatArray, plan: Plan, cfg: DetectorConfig,
     shared = SeriesDiagnostics()
     if total == 0:
         shared.add(dx.EMPTY, "no points: nothing to score")
+    elif total == 1:
+        shared.add(dx.SHORT, "a single point: there is no history to compare it with")
     elif total < plan.warmup:
-        shared.add(dx.SHORT, f"{total} point(s) is shorter than the warm-up of {plan.warmup} "
-                   f"points ({plan.warmup * plan.step_s}s): nothing scored")
-    if plan.day == 0:
+        shared.add(dx.SHORT, f"{total} points at a {plan.step_s}s step is shorter than the "
+                   f"warm-up of {plan.warmup} points: nothing scored")
+    elif plan.day == 0:
         shared.add(dx.NO_DAILY, f"a {plan.step_s}s step does not divide a day into whole "
                    "points: no hour-of-day or hour-of-week profile, level-only baseline")
     else:
@@ -136,14 +138,18 @@ def _row_diagnostics(values: FloatArray, plan: Plan, cfg: DetectorConfig,
             diag.add(dx.OUT_OF_RANGE, f"{n_huge[row]} value(s) beyond ±{MAX_ABS:g} treated "
                      "as missing", int(n_huge[row]))
         if total and count[row] == 0:
+            diag = SeriesDiagnostics([i for i in diag.issues
+                                     if i.code in (dx.NON_FINITE, dx.OUT_OF_RANGE)])
             diag.add(dx.ALL_MISSING, "every value is missing (NaN): nothing to score")
         elif total and count[row] < total:
             gaps = int(total - count[row])
             diag.add(dx.GAPS, f"{gaps} missing value(s) (NaN) are gaps: not scored", gaps)
         if count[row] > 1 and lo[row] == hi[row]:
-            diag.add(dx.CONSTANT, f"constant series ({lo[row]:g}): its scale is zero, so only "
-                     f"a change of at least {cfg.min_rel_change:.0%} of the value (and "
-                     f"{cfg.min_abs_change:g} absolute) can alert")
+            floor = f"{cfg.min_rel_change:.0%} of the value"
+            if cfg.min_abs_change:
+                floor += f" and at least {cfg.min_abs_change:g}"
+            diag.add(dx.CONSTANT, f"constant series ({lo[row]:g}): its scale is zero, so any "
+                     f"change of at least the minimum-change floor ({floor}) alerts")
         out.append(diag)
     return out
 

@@ -102,13 +102,15 @@ def column_lineage(
     edges = []
     for _, near, far, transformation in rows:
         src, dst = (far, near) if direction == "upstream" else (near, far)
-        edges.append(ColumnEdge(
-            src_node=str(refs[src[0]]),
-            src_column=src[1],
-            dst_node=str(refs[dst[0]]),
-            dst_column=dst[1],
-            transformation=transformation,
-        ))
+        edges.append(
+            ColumnEdge(
+                src_node=str(refs[src[0]]),
+                src_column=src[1],
+                dst_node=str(refs[dst[0]]),
+                dst_column=dst[1],
+                transformation=transformation,
+            )
+        )
     edges.sort(key=lambda e: (e.dst_node, e.dst_column, e.src_node, e.src_column))
     return ColumnLineageView(
         node=str(refs[start]),
@@ -131,8 +133,10 @@ def _walk(
         near_cols: Sequence[Any] = (table.dst_node_id, table.dst_column)
         far_cols: Sequence[Any] = (table.src_node_id, table.src_column)
     else:
-        near_cols, far_cols = (table.src_node_id, table.src_column), (
-            table.dst_node_id, table.dst_column)
+        near_cols, far_cols = (
+            (table.src_node_id, table.src_column),
+            (table.dst_node_id, table.dst_column),
+        )
     stmt = select(*near_cols, *far_cols, table.transformation)
     out: list[tuple[int, Key, Key, str | None]] = []
     seen = {start}

@@ -130,6 +130,7 @@ class LineageGraph:
                 if orphans:  # their node committed late, below the node low-water mark
                     ends = {n for row in orphans for n in (row[1], row[2])}
                     added += self._add_nodes(_nodes_by_id(conn, ends))
+                    # Foreign keys guarantee the nodes exist, so none is left out here.
                     new_edges += self._add_edges(orphans)[0]
                 self._update_cycles(new_edges)
             self.rows_read += len(edges) + len(nodes)

@@ -90,18 +90,20 @@ def impact(store: Store, ref: NodeRef | str) -> ImpactView:
             or (kind == "activation" and nid not in below_campaign)
             or (kind == "audience" and nid not in below_later)
         )
-        impacted.append(ImpactedAsset(
-            node=str(ref_),
-            type=ref_.type,
-            namespace=ref_.namespace,
-            name=ref_.name,
-            kind=kind,
-            tier=tier,
-            owner=owner,
-            revenue_per_day=revenue,
-            distance=dist[nid],
-            counted=counted,
-        ))
+        impacted.append(
+            ImpactedAsset(
+                node=str(ref_),
+                type=ref_.type,
+                namespace=ref_.namespace,
+                name=ref_.name,
+                kind=kind,
+                tier=tier,
+                owner=owner,
+                revenue_per_day=revenue,
+                distance=dist[nid],
+                counted=counted,
+            )
+        )
     impacted.sort(key=lambda a: (a.distance, a.node))
     return ImpactView(
         node=str(graph.ref(start)),

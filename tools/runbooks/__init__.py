@@ -11,6 +11,7 @@ The public API other code (CLI, MCP server, web UI, agent) adapts:
 - :func:`verify_chain`, :func:`list_audit`: the hash-chained audit log.
 """
 
+from tools.runbooks.actions import BoundAction, Execution
 from tools.runbooks.approvals import (
     ApplyResult,
     Decision,
@@ -18,7 +19,6 @@ from tools.runbooks.approvals import (
     apply,
     approve,
     expire_stale,
-    propose,
     reject,
     remove_decision_hook,
     rollback,
@@ -31,6 +31,7 @@ from tools.runbooks.context import (
     context_from_incident,
     load_context_file,
 )
+from tools.runbooks.intake import propose
 from tools.runbooks.loader import LoadResult, PlaybookError, load_playbooks
 from tools.runbooks.models import PlannedAction
 from tools.runbooks.planner import Plan, plan
@@ -51,8 +52,10 @@ __all__ = [
     "ApprovalSettings",
     "ApproverDirectory",
     "AuditEntry",
+    "BoundAction",
     "ContextError",
     "Decision",
+    "Execution",
     "LoadResult",
     "NotAllowedError",
     "Plan",

@@ -12,35 +12,23 @@ Adapters (CLI, MCP, web, the agent) call these functions; ``on_decision`` callba
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets as pysecrets
 from collections.abc import Callable
 from typing import Any, Literal
 
-import httpx
 from pydantic import BaseModel
-from sqlalchemy import insert, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import select
 
 from tools.runbooks import audit
+from tools.runbooks.actions import BoundAction
 from tools.runbooks.context import RemediationContext
-from tools.runbooks.diagnosis import DiagnosisRunner, StoreDiagnosisRunner
-from tools.runbooks.executors.base import ExecutorRegistry, UnknownExecutorError
-from tools.runbooks.loader import load_playbooks
+from tools.runbooks.executors.base import ExecutorRegistry
 from tools.runbooks.models import (
-    ActionError,
     ActionOutcome,
     CheckResult,
-    DryRun,
-    PlannedAction,
     VerificationResult,
 )
-from tools.runbooks.planner import plan
-from tools.runbooks.policy import PolicyConfig
-from tools.runbooks.preconditions import all_ok, check_preconditions
 from tools.runbooks.proposals import (
-    OPEN_STATUSES,
     NotAllowedError,
     Proposal,
     claim,
@@ -49,16 +37,12 @@ from tools.runbooks.proposals import (
     read_proposal,
 )
 from tools.runbooks.roles import ApprovalSettings, ApproverDirectory, refusal
-from tools.runbooks.schema import Playbook
 from tools.runbooks.secrets import EnvSecrets, Secrets
-from tools.runbooks.verification import verify_action
 from tools.store.db import Store
 from tools.store.models import now_micros
 from tools.store.models_runbooks import ProposalRow
 
 log = logging.getLogger(__name__)
-# Executors talk to other systems; any of these means "it did not work", never a crash.
-EXECUTOR_ERRORS = (ActionError, SQLAlchemyError, httpx.HTTPError, OSError, KeyError, ValueError)
 
 
 class Decision(BaseModel):
@@ -97,185 +81,6 @@ def add_decision_hook(hook: DecisionHook) -> None:
 def remove_decision_hook(hook: DecisionHook) -> None:
     if hook in _HOOKS:
         _HOOKS.remove(hook)
-
-
-# -- propose ------------------------------------------------------------------------------
-
-
-def propose(
-    store: Store,
-    context: RemediationContext,
-    *,
-    playbooks: list[Playbook] | None = None,
-    executors: ExecutorRegistry | None = None,
-    secrets: Secrets | None = None,
-    diagnosis: DiagnosisRunner | None = None,
-    policy: PolicyConfig | None = None,
-    settings: ApprovalSettings | None = None,
-    requested_by: str = "flowsleuth",
-    auto_apply: bool = True,
-    now_us: int | None = None,
-) -> list[Proposal]:
-    """Plan actions for ``context`` and queue each; low-risk ones the policy allows apply.
-
-    An action already open for the incident (same playbook step, same params) is not
-    queued twice; its existing proposal is returned instead.
-    """
-    now = now_micros() if now_us is None else now_us
-    cfg = settings or ApprovalSettings()
-    registry = executors or ExecutorRegistry()
-    vault = secrets or EnvSecrets()
-    books = playbooks if playbooks is not None else load_playbooks().playbooks
-    planned = plan(
-        context,
-        books,
-        diagnosis=diagnosis or StoreDiagnosisRunner(store, now),
-        policy=policy,
-    )
-    out: list[Proposal] = []
-    for action in planned.actions:
-        action = action.model_copy(update={"run_key": pysecrets.token_hex(5)})
-        dedup = _dedup_key(context.incident_id, action)
-        existing = _open_proposal(store, dedup)
-        if existing is not None:
-            out.append(existing)
-            continue
-        checks = check_preconditions(
-            action, store=store, executors=registry, secrets=vault, context=context
-        )
-        preview = _dry_run(action, registry) if all_ok(checks) else None
-        proposal = _insert(store, context, action, checks, preview, dedup, requested_by, now, cfg)
-        if auto_apply and action.decision.auto_apply_allowed and all_ok(checks):
-            proposal = _auto_apply(store, proposal, registry, vault, cfg, now)
-        out.append(proposal)
-    return out
-
-
-def _dedup_key(incident_id: int, action: PlannedAction) -> str:
-    text = audit.canonical([incident_id, action.key, action.type, action.params])
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _open_proposal(store: Store, dedup: str) -> Proposal | None:
-    with store.read() as conn:
-        found = conn.execute(
-            select(ProposalRow.id)
-            .where(ProposalRow.dedup_key == dedup, ProposalRow.status.in_(OPEN_STATUSES))
-            .order_by(ProposalRow.id.desc())
-            .limit(1)
-        ).scalar_one_or_none()
-        return None if found is None else read_proposal(conn, int(found))
-
-
-def _dry_run(action: PlannedAction, registry: ExecutorRegistry) -> DryRun:
-    try:
-        return registry.get(action.executor).dry_run(action)
-    except (*EXECUTOR_ERRORS, UnknownExecutorError) as exc:
-        return DryRun(summary=f"dry run failed: {exc}", steps=[])
-
-
-def _insert(
-    store: Store,
-    context: RemediationContext,
-    action: PlannedAction,
-    checks: list[CheckResult],
-    preview: DryRun | None,
-    dedup: str,
-    requested_by: str,
-    now: int,
-    cfg: ApprovalSettings,
-) -> Proposal:
-    blast = {
-        "revenue_at_risk_per_day": context.revenue_at_risk_per_day,
-        "campaigns_affected": context.campaigns_affected,
-        "at_risk": [a.model_dump(mode="json") for a in context.at_risk],
-        "impacted": context.impacted,
-        "owners": context.owners,
-    }
-    rollback_plan = action.rollback.model_dump(by_alias=True) | {
-        "summary": _rollback_summary(action)
-    }
-    values = {
-        "incident_id": context.incident_id,
-        "dedup_key": dedup,
-        "action_key": action.key,
-        "playbook": action.playbook,
-        "action_type": action.type,
-        "executor": action.executor,
-        "tier": action.decision.tier,
-        "auto_apply_allowed": action.decision.auto_apply_allowed,
-        "status": "proposed",
-        "plan": action.model_dump(mode="json", by_alias=True),
-        "context": context.model_dump(mode="json"),
-        "evidence": action.evidence,
-        "blast_radius": blast,
-        "preconditions": [c.model_dump() for c in checks],
-        "dry_run": preview.model_dump() if preview else None,
-        "rollback_plan": rollback_plan,
-        "requested_by": requested_by,
-        "created_at": now,
-        "updated_at": now,
-        "expires_at": now + cfg.ttl_us,
-    }
-    with store.write() as conn:
-        pid = int(
-            conn.execute(
-                insert(ProposalRow).values(**values).returning(ProposalRow.id)
-            ).scalar_one()
-        )
-        audit.append(
-            conn,
-            actor=requested_by,
-            event="proposed",
-            rationale="; ".join(action.decision.reasons),
-            payload={
-                "action": action.key,
-                "type": action.type,
-                "params": action.params,
-                "tier": action.decision.tier,
-                "preconditions_ok": all_ok(checks),
-            },
-            proposal_id=pid,
-            incident_id=context.incident_id,
-            at_us=now,
-        )
-        return read_proposal(conn, pid)
-
-
-def _rollback_summary(action: PlannedAction) -> str:
-    if action.rollback.mode == "restore":
-        return "put back the state captured just before applying"
-    if action.rollback.mode == "request" and action.rollback.http is not None:
-        spec = action.rollback.http
-        return f"{spec.method} {spec.target}{spec.path}"
-    return f"not reversible: {action.rollback.reason}"
-
-
-def _auto_apply(
-    store: Store,
-    proposal: Proposal,
-    registry: ExecutorRegistry,
-    vault: Secrets,
-    cfg: ApprovalSettings,
-    now: int,
-) -> Proposal:
-    values = {"status": "approved", "decided_by": cfg.auto_actor, "decided_at": now}
-    values |= {"reason": "auto-applied by policy", "updated_at": now}
-    with store.write() as conn:
-        if not claim(conn, proposal.id, "proposed", values):
-            return read_proposal(conn, proposal.id)
-        audit.append(
-            conn,
-            actor=cfg.auto_actor,
-            event="approved",
-            rationale="; ".join(proposal.plan.decision.reasons),
-            payload={"auto": True},
-            proposal_id=proposal.id,
-            incident_id=proposal.incident_id,
-            at_us=now,
-        )
-    apply(store, proposal.id, registry, secrets=vault, actor=cfg.auto_actor, now_us=now)
-    return get_proposal(store, proposal.id)
 
 
 # -- decide -------------------------------------------------------------------------------
@@ -457,22 +262,9 @@ def apply(
             status=current.status,
             message=f"proposal {proposal_id} is {current.status}: not applied by this call",
         )
-    action = current.plan
     context = RemediationContext.model_validate(_context_of(store, proposal_id))
-    checks = check_preconditions(
-        action, store=store, executors=executors, secrets=secrets or EnvSecrets(), context=context
-    )
-    prior: dict[str, Any] = {}
-    if not all_ok(checks):
-        failed = [c.detail for c in checks if not c.ok]
-        outcome = ActionOutcome(ok=False, detail="preconditions failed: " + "; ".join(failed))
-    else:
-        try:
-            executor = executors.get(action.executor)
-            prior = executor.capture(action)
-            outcome = executor.execute(action, prior)
-        except (*EXECUTOR_ERRORS, UnknownExecutorError) as exc:
-            outcome = ActionOutcome(ok=False, detail=f"{type(exc).__name__}: {exc}")
+    run = BoundAction(current.plan, store, executors, secrets or EnvSecrets(), context).execute()
+    outcome, prior, checks = run.outcome, run.prior, run.preconditions
     status = "applied" if outcome.ok else "failed"
     done_at = now_micros() if now_us is None else now_us
     values = {
@@ -524,13 +316,9 @@ def verify(
     current = get_proposal(store, proposal_id)
     if current.status != "applied" or current.applied_at_us is None:
         return VerificationResult(status="failed", detail=f"proposal is {current.status}")
-    result = verify_action(
-        current.plan,
-        current.prior_state or {},
-        store=store,
-        executor=executors.get(current.executor),
-        applied_at_us=current.applied_at_us,
-        now_us=now,
+    bound = BoundAction(current.plan, store, executors, EnvSecrets())
+    result = bound.verify(
+        current.prior_state or {}, applied_at_us=current.applied_at_us, now_us=now
     )
     with store.write() as conn:
         claim(
@@ -610,10 +398,8 @@ def rollback(
             status=latest.status,
             message=f"proposal {proposal_id} is {latest.status}: only applied actions roll back",
         )
-    try:
-        outcome = executors.get(current.executor).rollback(current.plan, current.prior_state or {})
-    except (*EXECUTOR_ERRORS, UnknownExecutorError) as exc:
-        outcome = ActionOutcome(ok=False, detail=f"{type(exc).__name__}: {exc}")
+    bound = BoundAction(current.plan, store, executors, EnvSecrets())
+    outcome = bound.rollback(current.prior_state or {})
     status = "rolled_back" if outcome.ok else "rollback_failed"
     with store.write() as conn:
         claim(
@@ -652,7 +438,6 @@ __all__ = [
     "expire_stale",
     "get_proposal",
     "list_proposals",
-    "propose",
     "reject",
     "remove_decision_hook",
     "rollback",

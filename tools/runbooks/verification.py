@@ -37,7 +37,7 @@ def verify_action(
     prior: dict[str, Any],
     *,
     store: Store,
-    executor: Executor,
+    executor: Executor | None,
     applied_at_us: int,
     now_us: int,
 ) -> VerificationResult:
@@ -47,6 +47,9 @@ def verify_action(
         if spec.signal == "none":
             result = VerificationResult(status="passed", detail="nothing to verify")
         elif spec.signal == "executor":
+            if executor is None:
+                detail = f"executor {action.executor!r} is not configured here"
+                return VerificationResult(status="failed", detail=detail)
             result = executor.verify(action, prior)
         elif spec.signal == "run_succeeded":
             result = _run_succeeded(store, spec.params, applied_at_us)

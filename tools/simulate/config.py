@@ -115,15 +115,16 @@ def check_config(config: SimConfig) -> Clock:
 
 def fault_start_us(spec: FaultSpec, clock: Clock, index: int) -> int:
     """The start of one fault in microseconds, checked against the period."""
+    earliest = clock.t0_us + int(MIN_BASELINE / timedelta(microseconds=1))
+    latest = clock.end_us - 2 * HOUR_US
     if spec.start is None:
-        return clock.end_us - int(DEFAULT_FAULT_LEAD / timedelta(microseconds=1))
+        # Short periods cannot give 36 hours: keep the two days of history instead.
+        return max(clock.end_us - int(DEFAULT_FAULT_LEAD / timedelta(microseconds=1)), earliest)
     start = spec.start
     where = f"scenarios[{index}] ({spec.scenario}).start"
     if not isinstance(start, datetime) or start.tzinfo is None:
         raise SimConfigError(f"{where} must be a timezone-aware datetime, got {start!r}")
     start_us = to_micros(start)
-    earliest = clock.t0_us + int(MIN_BASELINE / timedelta(microseconds=1))
-    latest = clock.end_us - 2 * HOUR_US
     if not earliest <= start_us <= latest:
         raise SimConfigError(
             f"{where} is {start.isoformat()}; it must lie between "

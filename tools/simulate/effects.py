@@ -44,6 +44,16 @@ class Effect:
 
 @dataclass(frozen=True, slots=True)
 class Symptom:
+    """One consequence a detector can see at ``node`` from ``onset_us``.
+
+    ``metric`` is an OTLP metric name of TELEMETRY.md §3 (matching ``attrs``), or a signal
+    read from OpenLineage: ``run.state`` (FAIL events), ``freshness`` (outputs overdue
+    against their schedule), ``schema`` (fields renamed), ``job.sql`` (a new sql facet),
+    ``data.row_count`` (outputStatistics / dataQualityMetrics rowCount), and
+    ``data.null_fraction`` / ``data.duplicate_fraction`` (from dataQualityMetrics, also
+    sent as OTLP metrics for staging tables).
+    """
+
     node: str
     kind: str
     metric: str

@@ -61,6 +61,7 @@ class LineageEmitter:
         self._lineage = [self._lineage_facet(d) for d in topo.datasets]
         self._schemas: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
         self._sql: dict[str, dict[str, Any]] = {}
+        self._dag_keys = [rand.key_of(topo.seed, f"dag|{u.index}") for u in topo.units]
 
     def events(self, run: RunRecord) -> list[tuple[int, dict[str, Any]]]:
         """(event time in microseconds, event) for START and the terminal event."""
@@ -135,9 +136,9 @@ class LineageEmitter:
     def _parent(self, job: Job, run: RunRecord) -> dict[str, Any]:
         """Daily warehouse jobs run inside one orchestrator DAG run per unit and day."""
         unit = self.topo.units[job.unit]
-        day = run.h // 24
         dag = "acme_daily" if job.unit == 0 else f"acme_daily_{unit.brand}_{unit.region}"
-        run_id = rand.uuid7(unit.index + 1, day, 77, (run.nominal_us // 1000) - 3_600_000)
+        day_start_ms = run.nominal_us // 86_400_000_000 * 86_400_000
+        run_id = rand.uuid7(self._dag_keys[job.unit], day_start_ms, 0, day_start_ms)
         return facet("parent", run={"runId": run_id},
                      job={"namespace": "airflow://acme", "name": dag})
 

@@ -6,7 +6,9 @@ topology, the planned effects and a few timestamps per destination.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -63,6 +65,10 @@ class Simulation:
         return self.benign.as_json(self.topology, self.clock, iso)
 
     def payloads(self) -> Iterator[Payload]:
+        with _young_only_gc():
+            yield from self._payloads()
+
+    def _payloads(self) -> Iterator[Payload]:
         topo, clock = self.topology, self.clock
         index = EffectIndex([e for c in self.cases for e in c.effects])
         values = Values(topo, clock, index)
@@ -92,6 +98,26 @@ class Simulation:
             logs = [r for r in tracer.logs(finished, behaviour.skipped, h) if r.time_us <= end]
             if logs:
                 yield Payload("otlp.logs", orjson.dumps(logs_request(logs)), len(logs), when)
+
+
+@contextmanager
+def _young_only_gc() -> Iterator[None]:
+    """Keep the cyclic collector off the static topology while the loop runs.
+
+    The loop allocates millions of short-lived, acyclic dicts; each allocation burst makes
+    Python's collector rescan every long-lived object (10,000 nodes' facets and caches),
+    which at large sizes costs more than generating the data. Freezing what exists now and
+    collecting young objects less often halves the run time; both are undone afterwards.
+    """
+    old = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(max(old[0], 50_000), old[1], old[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
 
 
 def simulate(config: SimConfig) -> Iterator[Payload]:

@@ -275,9 +275,9 @@ def _webhook(p: Propagator, case: Case, node: Node, h: int) -> None:
     sync = p.topo.jobs[node.producer or 0]
     hs = p.next_run(sync, h)
     if hs is not None:
-        p.metric(case, node, hs, "activation.sync.success_ratio", "set", 0.9,
+        p.metric(case, node, hs, "activation.sync.success_ratio", "set", 0.85,
                  kind="sync_failure", attrs={"destination": node.destination or ""})
-        p.sync_errors(case, node, hs, "504", 0.1)
+        p.sync_errors(case, node, hs, "504", 0.15)
     for c in node.consumers:
         hc = p.next_run(p.topo.jobs[c], h)
         for camp in p.topo.jobs[c].outputs if hc is not None else []:

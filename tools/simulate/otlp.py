@@ -41,19 +41,32 @@ def _cached_attributes(items: tuple[tuple[str, str], ...]) -> list[dict[str, Any
     return found
 
 
+_SERVICES = {"kafka": "event-collector", "s3": "file-drops", "snowflake": "warehouse-monitor",
+             "segment": "segment", "braze": "braze", "salesforce": "salesforce",
+             "meta_ads": "meta-ads", "google_ads": "google-ads"}
+
+
 def service_of(ds: Dataset) -> str:
     scheme = ds.namespace.split("://", 1)[0]
-    return {"kafka": "event-collector", "s3": "file-drops", "snowflake": "warehouse-monitor",
-            "segment": "segment", "braze": "braze", "salesforce": "salesforce",
-            "meta_ads": "meta-ads", "google_ads": "google-ads"}.get(scheme, scheme)
+    return _SERVICES.get(scheme, scheme)
+
+
+# Resources repeat every hour for every asset: build each once.
+_RESOURCES: dict[tuple[str, str, str], dict[str, Any]] = {}
 
 
 def _resource(ds: Dataset, service: str | None = None) -> dict[str, Any]:
-    return {"attributes": attributes({
-        "service.name": service or service_of(ds),
-        ATTR_NAMESPACE: ds.namespace,
-        ATTR_NAME: ds.name,
-    })}
+    key = (ds.namespace, ds.name, service or "")
+    found = _RESOURCES.get(key)
+    if found is None:
+        if len(_RESOURCES) > 200_000:
+            _RESOURCES.clear()
+        found = _RESOURCES[key] = {"attributes": attributes({
+            "service.name": service or service_of(ds),
+            ATTR_NAMESPACE: ds.namespace,
+            ATTR_NAME: ds.name,
+        })}
+    return found
 
 
 def metrics_request(points: list[Point]) -> dict[str, Any]:

@@ -8,13 +8,13 @@ from typing import Any
 
 import orjson
 import pytest
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from sqlalchemy import func, select
 
 from tools.ingest.openlineage import ingest_openlineage
+from tools.simulate import FaultSpec, SimConfig, simulate
 from tools.store import Store
 from tools.store.models import DatasetVersion, Run
-from tools.simulate import FaultSpec, SimConfig, simulate
 from tools.timeutil import parse_micros
 
 END = datetime(2025, 3, 12, tzinfo=UTC)
@@ -23,7 +23,7 @@ CONFIG = SimConfig(end=END, size=40, days=4, scenarios=[
 
 
 def _events(config: SimConfig = CONFIG) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for p in simulate(config):
         if p.kind == "openlineage":
             lines = p.body.splitlines()

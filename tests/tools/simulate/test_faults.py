@@ -116,3 +116,9 @@ def test_bad_configs_are_refused(change: dict[str, object], message: str) -> Non
     base: dict[str, object] = {"end": END, "size": 40, "days": 8}
     with pytest.raises(SimConfigError, match=message):
         Simulation(SimConfig(**{**base, **change}))  # type: ignore[arg-type]
+
+
+def test_a_short_period_keeps_two_days_of_history_before_the_default_start() -> None:
+    sim = Simulation(SimConfig(end=END, size=40, days=3,
+                               scenarios=[FaultSpec("expired_vendor_token")]))
+    assert sim.truth()[0]["start"] == "2025-03-11T00:00:00Z"

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import networkx as nx
+import networkx as nx  # type: ignore[import-untyped]
 import pytest
 
 from tools.nodes import NodeRef

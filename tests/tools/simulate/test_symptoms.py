@@ -1,7 +1,11 @@
-"""What a reader of the raw simulated payloads can see, per node: a test-side telemetry view.
+"""Each scenario's truth is visible in the raw telemetry it comes with.
 
-Built from the wire bytes alone (OpenLineage JSON lines and OTLP/JSON), never from the
-simulator's internals, so checking a truth claim against it checks the data itself.
+For every symptom a truth file claims, the payloads themselves (not the simulator's
+internals) must show it after its onset and not before: FAIL events, a changed schema or
+sql facet, overdue outputs, or a metric series that moved far outside its normal range.
+
+The view of the payloads below (Observed) is built from the wire bytes alone: OpenLineage
+JSON lines and OTLP/JSON, never the simulator's internals.
 """
 
 from __future__ import annotations
@@ -10,12 +14,23 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import pytest
 
-from tools.simulate import Payload
+from tools.simulate import FaultSpec, Payload, SimConfig, Simulation, list_scenarios
 from tools.timeutil import parse_micros
+
+END = datetime(2025, 3, 13, tzinfo=UTC)
+UP = {"volume_spike", "null_spike", "duplicates", "latency_breach", "webhook_latency",
+      "event_loss", "consent_mismatch", "orphan_profiles"}
+DOWN = {"volume_drop", "audience_drop"}
+LINEAGE_METRICS = {"data.row_count", "data.null_fraction", "data.duplicate_fraction"}
+
+
+# -- a view of the raw payloads ------------------------------------------------------
 
 HOUR_US = 3_600_000_000
 ASSET_KEYS = ("openlineage.dataset.namespace", "openlineage.dataset.name")
@@ -96,8 +111,9 @@ def _metrics(obs: Observed, body: dict[str, Any]) -> None:
 
 
 def quality(ds: dict[str, Any]) -> dict[str, Any]:
-    facets = ds.get("inputFacets") or {}
-    return facets.get("dataQualityMetrics") or ds["facets"]["dataQualityMetrics"]
+    facets = ds.get("inputFacets") or ds["facets"]
+    found: dict[str, Any] = facets["dataQualityMetrics"]
+    return found
 
 
 def lineage_series(obs: Observed, node: str, metric: str,
@@ -167,3 +183,86 @@ def shift(points: list[tuple[int, float]], onset: int) -> tuple[float, float]:
     moved = statistics.median(v - base(t) for t, v in after) - centre
     rel = moved / abs(overall) if overall else float("inf") if moved else 0.0
     return moved / scale, rel
+
+
+# -- the checks -------------------------------------------------------------------------
+
+
+def _run(name: str) -> tuple[dict[str, Any], Observed]:
+    sim = Simulation(SimConfig(end=END, size=40, days=10, scenarios=[FaultSpec(name)]))
+    [case] = sim.truth()
+    return case, observe(sim.payloads())
+
+
+def _otlp_series(obs: Observed, node: str, metric: str,
+                 attrs: dict[str, str]) -> list[tuple[int, float]]:
+    want = set(attrs.items())
+    found = [pts for (n, m, a), pts in obs.series.items()
+             if n == node and m == metric and want <= set(a)]
+    assert found, f"no {metric} series {attrs} at {node}"
+    return sorted(p for pts in found for p in pts)
+
+
+def _check(obs: Observed, symptom: dict[str, Any]) -> None:
+    node, metric, kind = symptom["node"], symptom["metric"], symptom["kind"]
+    attrs, onset = symptom["attributes"], parse_micros(symptom["onset"])
+    where = f"{kind} {metric} {attrs} at {node}"
+    if metric == "run.state":
+        assert [t for t in obs.fails[node] if t >= onset], where
+        assert not [t for t in obs.fails[node] if t < onset], where
+    elif metric == "job.sql":
+        queries_before = {q for t, q in obs.sql[node] if t < onset}
+        queries_after = {q for t, q in obs.sql[node] if t >= onset}
+        assert len(queries_before) == 1 and queries_after, where
+        assert not queries_after & queries_before, where
+    elif metric == "schema":
+        fields = [(t, tuple(f["name"] for f in ds["facets"]["schema"]["fields"]))
+                  for t, _e, ds in obs.seen[node]]
+        assert {f for t, f in fields if t < onset}.isdisjoint(
+            {f for t, f in fields if t >= onset}), where
+    elif metric == "freshness" or (metric == "data.freshness.lag" and kind == "late_data"
+                                   and node in obs.completions):
+        before, after = staleness_peaks(obs.completions[node], onset, obs.end_us)
+        assert after >= before + 0.4, f"{where}: stale {before:.2f}h before, {after:.2f}h after"
+    elif metric == "activation.sync.errors" and not [
+            p for p in _otlp_series(obs, node, metric, attrs) if p[0] < onset and p[1] > 0]:
+        # A vendor error code that never occurred before is the symptom itself.
+        assert any(v > 0 for t, v in _otlp_series(obs, node, metric, attrs) if t >= onset), where
+    else:
+        if metric in LINEAGE_METRICS:
+            points = lineage_series(obs, node, metric, attrs)
+        else:
+            points = _otlp_series(obs, node, metric, attrs)
+        z, rel = shift(points, onset)
+        assert abs(z) >= 4 and abs(rel) >= 0.1, f"{where}: z={z:.1f} rel={rel:.2f}"
+        if kind in UP or (metric == "activation.sync.errors"):
+            assert z > 0, where
+        if kind in DOWN or metric == "activation.sync.success_ratio":
+            assert z < 0, where
+
+
+@pytest.mark.parametrize("name", [s.name for s in list_scenarios()])
+def test_raw_telemetry_shows_every_claimed_symptom(name: str) -> None:
+    case, obs = _run(name)
+    assert case["symptoms"]
+    for symptom in case["symptoms"]:
+        _check(obs, symptom)
+
+
+def test_symptom_checks_fail_on_a_healthy_run() -> None:
+    """The same checks against a run without the fault find nothing (they can fail)."""
+    case, _ = _run("renamed_source_column")
+    healthy = observe(Simulation(SimConfig(end=END, size=40, days=10)).payloads())
+    misses = 0
+    for symptom in case["symptoms"]:
+        try:
+            _check(healthy, symptom)
+        except AssertionError:
+            misses += 1
+    assert misses == len(case["symptoms"])
+
+
+def test_a_no_fault_run_has_no_failures_and_a_flat_schema() -> None:
+    obs = observe(Simulation(SimConfig(end=END, size=40, days=10)).payloads())
+    assert not any(obs.fails.values())
+    assert all(len({q for _t, q in runs}) == 1 for runs in obs.sql.values())
