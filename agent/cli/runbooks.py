@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -37,6 +39,7 @@ from tools.runbooks import (
     verify,
     verify_chain,
 )
+from tools.runbooks.executors import ExecutorRegistry
 from tools.runbooks.loader import DEFAULT_DIR
 from tools.runbooks.roles import DirectoryError
 
@@ -60,6 +63,15 @@ def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")
     app.command("propose")(propose_cmd)
     app.command("rollback")(rollback_cmd)
+
+
+@contextmanager
+def _executors() -> Iterator[ExecutorRegistry]:
+    registry = default_executors()
+    try:
+        yield registry
+    finally:
+        registry.close()
 
 
 def _user(value: str | None) -> str:
@@ -146,15 +158,16 @@ def propose_cmd(
     loaded = load_playbooks(_playbook_dir(playbooks))
     for err in loaded.errors:
         typer.echo(f"skipped invalid playbook: {err}", err=True)
-    proposals = propose(
-        st.store,
-        context,
-        playbooks=loaded.playbooks,
-        executors=default_executors(),
-        requested_by=_user(user),
-        auto_apply=not no_auto,
-        now_us=st.now_us,
-    )
+    with _executors() as registry:
+        proposals = propose(
+            st.store,
+            context,
+            playbooks=loaded.playbooks,
+            executors=registry,
+            requested_by=_user(user),
+            auto_apply=not no_auto,
+            now_us=st.now_us,
+        )
     _show_list(proposals, as_json)
 
 
@@ -231,7 +244,8 @@ def approvals_approve(
         raise
     applied = None
     if decision.won and not no_apply:
-        applied = apply(st.store, proposal_id, default_executors(), actor=_user(user))
+        with _executors() as registry:
+            applied = apply(st.store, proposal_id, registry, actor=_user(user))
     if as_json:
         print_json({"decision": decision, "apply": applied})
     else:
@@ -270,7 +284,8 @@ def approvals_verify(ctx: typer.Context, proposal_id: int, as_json: JsonOpt = Fa
     """Check whether an applied action's signal recovered (passed / pending / failed)."""
     st = state(ctx)
     _get(ctx, proposal_id)
-    result = verify(st.store, proposal_id, default_executors(), now_us=st.now_us)
+    with _executors() as registry:
+        result = verify(st.store, proposal_id, registry, now_us=st.now_us)
     if as_json:
         print_json(result)
     else:
@@ -289,9 +304,10 @@ def rollback_cmd(
     """Undo an applied action, restoring the state captured before it ran."""
     st = state(ctx)
     try:
-        result = rollback(
-            st.store, proposal_id, default_executors(), _user(user), reason, now_us=st.now_us
-        )
+        with _executors() as registry:
+            result = rollback(
+                st.store, proposal_id, registry, _user(user), reason, now_us=st.now_us
+            )
     except (NotAllowedError, UnknownProposalError, DirectoryError) as exc:
         fail(escape(str(exc)))
         raise

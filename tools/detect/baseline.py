@@ -235,11 +235,9 @@ def _choose_models(st: _State, plan: Plan, cfg: DetectorConfig, s: int, count: I
     rows = np.arange(chosen.size)
     pick = np.maximum(chosen, 0)
     lo = max(0, s - plan.scale_window)
-    exp = np.empty((chosen.size, s - lo))
-    for mdl in MODELS:
-        these = np.nonzero(pick == mdl)[0]
-        if these.size:
-            exp[these] = st.model_exp.read_rows(mdl, these, lo, s)
+    recent = st.model_exp.read(lo, s)
+    exp = np.where((pick == LEVEL)[:, None], recent[LEVEL],
+                   np.where((pick == DAILY)[:, None], recent[DAILY], recent[WEEKLY]))
     with np.errstate(over="ignore", invalid="ignore"):
         trained = np.abs(st.train[:, st.pad + lo : st.pad + s] - exp)
         raw_res = np.abs(st.raw[:, st.pad + lo : st.pad + s] - exp)

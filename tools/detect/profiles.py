@@ -111,12 +111,14 @@ def phase_spread(clipped: npt.NDArray[np.float32], seen: npt.NDArray[np.float32]
 
 def tail_sigma(abs_res: FloatArray, frac: float) -> FloatArray:
     """A Gaussian sigma from the (1 - frac) quantile of each row's |residual|, NaN-aware."""
+    n, width = abs_res.shape
+    if width == 0:
+        return np.full(n, np.nan)
     ordered = np.sort(abs_res, axis=-1)
-    count = np.count_nonzero(~np.isnan(abs_res), axis=-1)
+    count = np.count_nonzero(~np.isnan(ordered), axis=-1)
     pos = np.clip(np.ceil((1 - frac) * count).astype(np.int64) - 1, 0, None)
     value = np.take_along_axis(ordered, pos[:, None], axis=-1)[:, 0]
-    z = NormalDist().inv_cdf(1 - frac / 2)
-    return np.where(count >= 3, value / z, np.nan)
+    return np.where(count >= 3, value / NormalDist().inv_cdf(1 - frac / 2), np.nan)
 
 
 def robust_sigma(abs_window: FloatArray) -> FloatArray:

@@ -20,25 +20,37 @@ class Ring:
         self.width = max(1, width)
         self.data = np.full((lead, n, self.width), np.nan)
 
-    def _cols(self, lo: int, hi: int) -> npt.NDArray[np.int64]:
+    def _spans(self, lo: int, hi: int) -> list[tuple[int, int]]:
+        """Columns [lo, hi) as at most two slices of the buffer."""
         if hi - lo > self.width:
             raise ValueError(f"window of {hi - lo} columns exceeds the ring of {self.width}")
-        return np.arange(lo, hi) % self.width
+        if hi <= lo:
+            return []
+        a, b = lo % self.width, (hi - 1) % self.width + 1
+        return [(a, b)] if a < b else [(a, self.width), (0, b)]
 
     def write(self, lo: int, hi: int, block: FloatArray) -> None:
-        self.data[:, :, self._cols(lo, hi)] = block
+        """Write (lead, n, hi - lo) values."""
+        done = 0
+        for a, b in self._spans(lo, hi):
+            self.data[:, :, a:b] = block[..., done : done + b - a]
+            done += b - a
 
     def write_lead(self, lead: int, lo: int, hi: int, block: FloatArray) -> None:
         """Write (n, hi - lo) values into one lead."""
-        self.data[lead][:, self._cols(lo, hi)] = block
+        done = 0
+        for a, b in self._spans(lo, hi):
+            self.data[lead, :, a:b] = block[:, done : done + b - a]
+            done += b - a
 
     def read(self, lo: int, hi: int) -> FloatArray:
-        """(lead, n, hi - lo) copy of columns [lo, hi)."""
-        return np.asarray(self.data[:, :, self._cols(lo, hi)])
-
-    def read_rows(self, lead: int, rows: npt.NDArray[np.int64], lo: int, hi: int) -> FloatArray:
-        """(len(rows), hi - lo) copy of one lead's rows over columns [lo, hi)."""
-        return np.asarray(self.data[lead][np.ix_(rows, self._cols(lo, hi))])
+        """(lead, n, hi - lo) values of columns [lo, hi); a view when they do not wrap."""
+        spans = self._spans(lo, hi)
+        if not spans:
+            return self.data[:, :, :0]
+        if len(spans) == 1:
+            return self.data[:, :, spans[0][0] : spans[0][1]]
+        return np.concatenate([self.data[:, :, a:b] for a, b in spans], axis=2)
 
     def at(self, rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64]) -> FloatArray:
         """(lead, k) values at the points (rows[i], cols[i])."""

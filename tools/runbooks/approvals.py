@@ -1,6 +1,7 @@
-"""The approval queue: propose, decide exactly once, apply, verify, roll back; all audited.
+"""The approval queue: decide exactly once, apply, verify, roll back; all audited.
 
-The LLM never holds the pen: it may call :func:`propose`, but tiers come from policy,
+The LLM never holds the pen: it may propose (:mod:`tools.runbooks.intake`), but tiers come
+from policy,
 only low-tier actions the policy allows are applied without a person, everything else
 waits for :func:`approve` by a user whose roles allow it, and only the one caller that
 wins the status transition acts. Each step writes its audit row in the same transaction
@@ -23,11 +24,7 @@ from tools.runbooks import audit
 from tools.runbooks.actions import BoundAction
 from tools.runbooks.context import RemediationContext
 from tools.runbooks.executors.base import ExecutorRegistry
-from tools.runbooks.models import (
-    ActionOutcome,
-    CheckResult,
-    VerificationResult,
-)
+from tools.runbooks.models import ActionOutcome, CheckResult, VerificationResult
 from tools.runbooks.proposals import (
     NotAllowedError,
     Proposal,

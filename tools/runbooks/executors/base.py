@@ -67,3 +67,10 @@ class ExecutorRegistry:
 
     def names(self) -> list[str]:
         return sorted(self._by_name)
+
+    def close(self) -> None:
+        """Release connections and clients of executors that hold any."""
+        for executor in {id(e): e for e in self._by_name.values()}.values():
+            close = getattr(executor, "close", None)
+            if callable(close):
+                close()

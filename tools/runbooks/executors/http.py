@@ -8,6 +8,7 @@ key) so an API that honours it never acts twice on a retried request.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -110,9 +111,11 @@ class HttpExecutor:
         if action.rollback.mode != "request" or action.rollback.http is None:
             return ActionOutcome(ok=False, detail=f"no inverse request: {action.rollback.reason}")
         try:
-            spec = HttpRequestSpec.model_validate(
-                render(action.rollback.http.model_dump(by_alias=True), {"prior": prior})
-            )
+            raw = action.rollback.http.model_dump(by_alias=True)
+            filled = render(raw, {"prior": prior})
+            # Path text is URL-quoted as at planning time; the body keeps its types.
+            filled["path"] = render(raw["path"], {"prior": prior}, escape=_quote)
+            spec = HttpRequestSpec.model_validate(filled)
         except TemplateError as exc:
             return ActionOutcome(ok=False, detail=f"cannot build the undo request: {exc}")
         return self._call(spec, action.run_key + ":rollback", "rollback")
@@ -161,6 +164,10 @@ class HttpExecutor:
 
 def raise_for(response: httpx.Response, what: str) -> None:
     raise ActionError(f"{what}: {response.request.method} {response.url} -> {response.status_code}")
+
+
+def _quote(text: str) -> str:
+    return quote(text, safe="")
 
 
 def _json_or_text(response: httpx.Response) -> Any:

@@ -60,7 +60,12 @@ class SqlExecutor:
         self, engines: Mapping[str, Engine] | None = None, *, secrets: Secrets | None = None
     ) -> None:
         self._engines: dict[str, Engine] = dict(engines or {})
+        self._owned: list[Engine] = []  # built here from secrets, so disposed here
         self._secrets = secrets
+
+    def close(self) -> None:
+        for engine in self._owned:
+            engine.dispose()
 
     def engine(self, target: str) -> Engine:
         found = self._engines.get(target)
@@ -75,6 +80,7 @@ class SqlExecutor:
         if url.startswith("postgresql://"):
             url = url.replace("postgresql://", "postgresql+psycopg://", 1)
         engine = self._engines[target] = create_engine(url)
+        self._owned.append(engine)
         return engine
 
     def _engine_for(self, action: PlannedAction) -> Engine:
@@ -153,15 +159,14 @@ class SqlExecutor:
             with self._engine_for(action).begin() as conn:
                 statements, binds = self._statements(conn, action, prior)
                 if action.type == "fallback_audience_snapshot" and conn.dialect.name != "sqlite":
-                    _replace_view(
-                        conn,
-                        Relation(prior["view"]),
-                        f"SELECT * FROM {_q(conn, prior['snapshot'])}",
-                    )
-                    statements = statements[-1:]
+                    # The dry run's CREATE OR REPLACE, with a drop-and-create fallback
+                    # when the snapshot's columns differ from the live view's.
+                    select_sql = f"SELECT * FROM {_q(conn, prior['snapshot'])}"
+                    _replace_view(conn, Relation(prior["view"]), select_sql)
                 else:
                     for statement in statements:
-                        conn.execute(text(statement), binds if ":" in statement else {})
+                        uses_binds = ":start" in statement
+                        conn.execute(text(statement), binds if uses_binds else {})
         except SQLAlchemyError as exc:
             return ActionOutcome(ok=False, detail=f"{action.type} failed: {_first_line(exc)}")
         return ActionOutcome(
