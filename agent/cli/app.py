@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from agent.cli import ingest, lineage, query, runbooks, serve
+from agent.cli import ingest, lineage, query, runbooks, serve, simulate
 from agent.cli.context import CliState, fail
 from tools.config import Settings
 from tools.timeutil import parse_timestamp
@@ -49,6 +49,7 @@ app.add_typer(ingest.app, name="ingest")
 app.add_typer(lineage.app, name="lineage")
 query.register(app)
 serve.register(app)
+simulate.register(app)
 runbooks.register(app)
 
 

@@ -116,6 +116,22 @@ class BaselineFit:
     released_at: npt.NDArray[np.int32]  # block start it was back in training from; 0: never
     refit_starts: IntArray
 
+    @classmethod
+    def stack(cls, parts: list[BaselineFit]) -> BaselineFit:
+        """Join fits of consecutive row slices of one matrix (same plan and schedule)."""
+        if len(parts) == 1:
+            return parts[0]
+        return cls(
+            plan=parts[0].plan,
+            expected=np.concatenate([p.expected for p in parts]),
+            sigma=np.concatenate([p.sigma for p in parts]),
+            score=np.concatenate([p.score for p in parts]),
+            model=np.concatenate([p.model for p in parts]),
+            excluded=np.concatenate([p.excluded for p in parts]),
+            released_at=np.concatenate([p.released_at for p in parts]),
+            refit_starts=parts[0].refit_starts,
+        )
+
 
 @dataclass(slots=True)
 class _State:

@@ -83,7 +83,7 @@ def peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def _start(sim: Simulation, out_dir: Path) -> SimSummary:
+def start_summary(sim: Simulation, out_dir: Path) -> SimSummary:
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = SimSummary(out_dir, out_dir / "catalog.yaml", out_dir / "truth.json",
                          out_dir / "benign.json", sim.topology.node_count,
@@ -93,7 +93,7 @@ def _start(sim: Simulation, out_dir: Path) -> SimSummary:
     return summary
 
 
-def _tally(summary: SimSummary, payload: Payload) -> None:
+def tally(summary: SimSummary, payload: Payload) -> None:
     summary.counts[payload.kind] = summary.counts.get(payload.kind, 0) + payload.count
     summary.payloads[payload.kind] = summary.payloads.get(payload.kind, 0) + 1
 
@@ -102,11 +102,11 @@ def write_simulation(config: SimConfig, out_dir: Path) -> SimSummary:
     """Simulate ``config`` into files under ``out_dir`` (created; existing files replaced)."""
     began = time.perf_counter()
     sim = Simulation(config)
-    summary = _start(sim, Path(out_dir))
+    summary = start_summary(sim, Path(out_dir))
     handles: dict[tuple[str, str], IO[bytes]] = {}
     try:
         for payload in sim.payloads():
-            _tally(summary, payload)
+            tally(summary, payload)
             if payload.kind == "catalog":
                 summary.catalog_path.write_bytes(payload.body)
                 continue
@@ -143,13 +143,13 @@ def send_simulation(config: SimConfig, base_url: str, *, client: httpx.Client | 
     sim = Simulation(config)
     folder = Path(out_dir) if out_dir is not None else Path(
         tempfile.mkdtemp(prefix="flowsleuth-sim-"))
-    summary = _start(sim, folder)
+    summary = start_summary(sim, folder)
     own = client is None
     http = client if client is not None else httpx.Client(timeout=60.0)
     base = base_url.rstrip("/")
     try:
         for payload in sim.payloads():
-            _tally(summary, payload)
+            tally(summary, payload)
             if payload.kind == "catalog":
                 summary.catalog_path.write_bytes(payload.body)
                 continue
