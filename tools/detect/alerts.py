@@ -20,22 +20,22 @@ import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
+Int32Array = npt.NDArray[np.int32]
 BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True)
 class Alerts:
     alert: BoolArray  # (n, T) the point where an excursion raised its alert
-    onset: IntArray  # (n, T) start of the same-sign run containing each point
-    excursion_start: IntArray  # (n, T) start of the latest excursion at or before, else -1
+    onset: Int32Array  # (n, T) start of the same-sign run containing each point
+    excursion_start: Int32Array  # (n, T) start of the latest excursion at or before, else -1
     state: npt.NDArray[np.int8]  # (n, T) +1 / -1 inside a same-sign run, 0 calm
 
 
-def _last_index_where(mask: BoolArray) -> IntArray:
+def _last_index_where(mask: BoolArray) -> Int32Array:
     """For each point, the latest index <= it where mask holds, else -1."""
-    idx = np.where(mask, np.arange(mask.shape[1], dtype=np.int64)[None, :], -1)
-    return np.maximum.accumulate(idx, axis=1)
+    idx = np.where(mask, np.arange(mask.shape[1], dtype=np.int32)[None, :], np.int32(-1))
+    return np.asarray(np.maximum.accumulate(idx, axis=1))
 
 
 def segment(score: FloatArray, k_alert: float, k_onset: float, rearm: int) -> Alerts:
@@ -43,27 +43,28 @@ def segment(score: FloatArray, k_alert: float, k_onset: float, rearm: int) -> Al
     n, total = score.shape
     seen = ~np.isnan(score)
     with np.errstate(invalid="ignore"):
-        raw = np.where(score >= k_onset, 1, np.where(score <= -k_onset, -1, 0)).astype(np.int8)
+        raw = (score >= k_onset).astype(np.int8) - (score <= -k_onset).astype(np.int8)
     # Carry the last observed state across gaps; before the first score the state is calm.
     last_seen = _last_index_where(seen)
-    state = np.where(last_seen >= 0,
-                     np.take_along_axis(raw, np.maximum(last_seen, 0), axis=1), 0)
-    state = state.astype(np.int8)
-    positions = np.arange(total, dtype=np.int64)[None, :]
+    state = np.take_along_axis(raw, np.maximum(last_seen, 0), axis=1)
+    state[last_seen < 0] = 0
     active = state != 0
-    calm_run = positions - _last_index_where(active)  # calm points ending here (incl.)
-    prev_calm = np.concatenate([np.full((n, 1), rearm, dtype=np.int64), calm_run[:, :-1]],
-                               axis=1)
-    starts = active & (prev_calm >= rearm)
+    positions = np.arange(total, dtype=np.int32)[None, :]
+    last_active = _last_index_where(active)
+    # An excursion starts at an active point after at least `rearm` calm points.
+    starts = active.copy()
+    starts[:, 1:] &= (positions[:, :-1] - last_active[:, :-1]) >= rearm
     exc_start = _last_index_where(starts)
     # Onset: the first point of the current same-sign run.
-    changed = np.concatenate([state[:, :1] != 0, state[:, 1:] != state[:, :-1]], axis=1)
+    changed = np.empty_like(active)
+    changed[:, 0] = active[:, 0]
+    np.not_equal(state[:, 1:], state[:, :-1], out=changed[:, 1:])
     onset = _last_index_where(changed)
     with np.errstate(invalid="ignore"):
         alertable = active & seen & (np.abs(score) >= k_alert)
-    cum = np.cumsum(alertable, axis=1)
-    safe_start = np.maximum(exc_start, 0)
-    before = np.take_along_axis(cum, safe_start, axis=1) - np.take_along_axis(
-        alertable, safe_start, axis=1)
-    alert = alertable & (exc_start >= 0) & (cum - before == 1)
+    # The first alertable point of each excursion: no alertable point since its start.
+    last_alertable = _last_index_where(alertable)
+    prev_alertable = np.full_like(last_alertable, -1)
+    prev_alertable[:, 1:] = last_alertable[:, :-1]
+    alert = alertable & (exc_start >= 0) & (prev_alertable < exc_start)
     return Alerts(alert=alert, onset=onset, excursion_start=exc_start, state=state)

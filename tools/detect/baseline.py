@@ -116,22 +116,6 @@ class BaselineFit:
     released_at: npt.NDArray[np.int32]  # block start it was back in training from; 0: never
     refit_starts: IntArray
 
-    @classmethod
-    def stack(cls, parts: list[BaselineFit]) -> BaselineFit:
-        """Join fits of consecutive row slices of one matrix (same plan and schedule)."""
-        if len(parts) == 1:
-            return parts[0]
-        return cls(
-            plan=parts[0].plan,
-            expected=np.concatenate([p.expected for p in parts]),
-            sigma=np.concatenate([p.sigma for p in parts]),
-            score=np.concatenate([p.score for p in parts]),
-            model=np.concatenate([p.model for p in parts]),
-            excluded=np.concatenate([p.excluded for p in parts]),
-            released_at=np.concatenate([p.released_at for p in parts]),
-            refit_starts=parts[0].refit_starts,
-        )
-
 
 @dataclass(slots=True)
 class _State:
@@ -251,9 +235,7 @@ def _choose_models(st: _State, plan: Plan, cfg: DetectorConfig, s: int, count: I
     rows = np.arange(chosen.size)
     pick = np.maximum(chosen, 0)
     lo = max(0, s - plan.scale_window)
-    recent = st.model_exp.read(lo, s)
-    exp = np.where((pick == LEVEL)[:, None], recent[LEVEL],
-                   np.where((pick == DAILY)[:, None], recent[DAILY], recent[WEEKLY]))
+    exp = st.model_exp.read(lo, s)[pick, rows]  # each series' chosen model
     with np.errstate(over="ignore", invalid="ignore"):
         trained = np.abs(st.train[:, st.pad + lo : st.pad + s] - exp)
         raw_res = np.abs(st.raw[:, st.pad + lo : st.pad + s] - exp)
@@ -284,7 +266,9 @@ def _block_expectations(st: _State, plan: Plan, s: int, e: int) -> tuple[FloatAr
         offset = np.nan_to_num(nanmedian(recent), nan=0.0)
         exp_all[mdl] = recent_prof[mdl - 1, :, s - lo :] + offset[:, None]
         spread[mdl] = st.spreads[mdl - 1, :, s - st.interval_start : e - st.interval_start]
-        cap = np.where(np.isnan(st.clip[mdl]), np.inf, profiles.LOCAL_CLIP * st.clip[mdl])
+        # Residuals from before the model had a scale have nothing to be clipped against and
+        # are left out (NaN cap). The cap at CLIPPED_MAX keeps float32 sums finite.
+        cap = np.minimum(profiles.LOCAL_CLIP * st.clip[mdl], profiles.CLIPPED_MAX)
         with np.errstate(over="ignore", invalid="ignore"):
             res = np.minimum(np.abs(raw - exp_all[mdl]), cap[:, None])
         seen = ~np.isnan(res)

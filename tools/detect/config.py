@@ -70,9 +70,6 @@ class DetectorConfig:
     duplicate_policy: Literal["mean", "last"] = "mean"
     # Refuse to build a grid longer than this (a far-off timestamp with a short step).
     max_grid_points: int = 5_000_000
-    # Threads scoring slices of a large matrix (series are independent; numpy releases the
-    # GIL); 0 means one per CPU, at most 4. Results do not depend on it.
-    workers: int = 0
 
     def __post_init__(self) -> None:
         for item in fields(self):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -156,23 +154,6 @@ def _row_diagnostics(values: FloatArray, plan: Plan, cfg: DetectorConfig,
     return out
 
 
-# Below this many points a matrix is scored on one thread: splitting would cost more.
-_PARALLEL_MIN_POINTS = 2_000_000
-
-
-def _fit_parallel(values: FloatArray, step: int, config: DetectorConfig) -> BaselineFit:
-    """Score row slices on worker threads; series never interact, so this is exact."""
-    workers = config.workers or min(4, os.cpu_count() or 1)
-    workers = min(workers, values.shape[0])
-    if workers <= 1 or values.size < _PARALLEL_MIN_POINTS:
-        return fit_baseline(values, step, config)
-    slices = np.array_split(np.arange(values.shape[0]), workers)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        parts = list(pool.map(
-            lambda rows: fit_baseline(values[rows[0] : rows[-1] + 1], step, config), slices))
-    return BaselineFit.stack(parts)
-
-
 def score_matrix(values: npt.ArrayLike, step_seconds: int, start_epoch_s: int = 0,
                  config: DetectorConfig = DEFAULT_CONFIG) -> MatrixResult:
     """Score every row of a (n_series, n_points) matrix on a regular grid; NaN are gaps."""
@@ -194,7 +175,7 @@ def score_matrix(values: npt.ArrayLike, step_seconds: int, start_epoch_s: int = 
     arr[inf | huge] = np.nan
     plan = Plan.make(config, step)
     diags = _row_diagnostics(arr, plan, config, inf.sum(axis=1), huge.sum(axis=1))
-    fit = _fit_parallel(arr, step, config)
+    fit = fit_baseline(arr, step, config)
     alerts = segment(fit.score, config.k_alert, config.k_onset, plan.rearm)
     return MatrixResult(int(start_epoch_s), step, arr, fit, alerts, config, diags)
 
