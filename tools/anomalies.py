@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 from tools.faults import CHANGE_KINDS
 from tools.nodes import NodeRef
@@ -81,7 +81,6 @@ def sync_anomalies(store: Store, detections: list[Detection], at_us: int) -> lis
     only ever moves earlier); a new one is opened; an open one its detector no longer
     reports is resolved at ``at_us``. Returns the anomalies open after the sync.
     """
-    table = AnomalyRow.__table__
     by_key: dict[str, Detection] = {}
     for det in detections:
         prev = by_key.get(det.dedup_key)
@@ -112,10 +111,10 @@ def sync_anomalies(store: Store, detections: list[Detection], at_us: int) -> lis
             row = open_rows.pop(key, None)
             if row is not None:
                 values["onset_at"] = min(row.onset_at, det.onset_us)
-                conn.execute(table.update().where(table.c.id == row.id).values(**values))  # type: ignore[attr-defined]
+                conn.execute(update(AnomalyRow).where(AnomalyRow.id == row.id).values(**values))
             else:
                 conn.execute(
-                    table.insert().values(  # type: ignore[attr-defined]
+                    insert(AnomalyRow).values(
                         dedup_key=key,
                         node_id=ids[det.node],
                         kind=det.kind,
@@ -130,8 +129,8 @@ def sync_anomalies(store: Store, detections: list[Detection], at_us: int) -> lis
                 )
         for row in open_rows.values():
             conn.execute(
-                table.update()  # type: ignore[attr-defined]
-                .where(table.c.id == row.id)
+                update(AnomalyRow)
+                .where(AnomalyRow.id == row.id)
                 .values(status="resolved", resolved_at=at_us, updated_at=at_us)
             )
     return list_anomalies(store, status="open")

@@ -40,7 +40,7 @@ def _last_index_where(mask: BoolArray) -> Int32Array:
 
 def segment(score: FloatArray, k_alert: float, k_onset: float, rearm: int) -> Alerts:
     """Alerts and onsets for a (n_series, n_points) score matrix."""
-    n, total = score.shape
+    total = score.shape[1]
     seen = ~np.isnan(score)
     with np.errstate(invalid="ignore"):
         raw = (score >= k_onset).astype(np.int8) - (score <= -k_onset).astype(np.int8)

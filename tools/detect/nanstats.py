@@ -1,8 +1,8 @@
 """Medians and trimmed means over the last axis, ignoring NaN, for many rows at once.
 
 ``np.nanmedian`` is several times slower than one ``np.sort`` (which puts NaN last, and is
-vectorised), and these run over every series for every block. Callers keep magnitudes below 1e150 (see grid.MAX_ABS), so
-sums of a few values cannot overflow.
+vectorised), and these run over every series for every block. Callers keep magnitudes
+below 1e150 (see grid.MAX_ABS), so sums of a few values cannot overflow.
 """
 
 from __future__ import annotations

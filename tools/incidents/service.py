@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, update
 
 from tools.anomalies import AnomalyView, get_anomalies, list_anomalies
 from tools.faults import SEVERITIES
@@ -76,7 +76,6 @@ def refresh_incidents(
     graph.refresh(force=True)
     anomalies = list_anomalies(store, status="open", limit=100_000)
     groups = [g for g in group_anomalies(anomalies, graph, window_us=window_us) if is_incident(g)]
-    table = IncidentRow.__table__
     with store.read() as conn:
         open_rows = conn.execute(
             select(IncidentRow.id, IncidentAnomaly.anomaly_id)
@@ -106,17 +105,17 @@ def refresh_incidents(
         with store.write() as conn:
             if matches:
                 inc_id = matches[0]
-                conn.execute(table.update().where(table.c.id == inc_id).values(**values))  # type: ignore[attr-defined]
+                conn.execute(update(IncidentRow).where(IncidentRow.id == inc_id).values(**values))
                 conn.execute(delete(IncidentAnomaly).where(IncidentAnomaly.incident_id == inc_id))
             else:
                 opened = min(a.onset for a in group)
                 inc_id = conn.execute(
-                    table.insert()
-                    .values(opened_at=parse_micros(opened), **values)  # type: ignore[attr-defined]
-                    .returning(table.c.id)
+                    insert(IncidentRow)
+                    .values(opened_at=parse_micros(opened), **values)
+                    .returning(IncidentRow.id)
                 ).scalar_one()
             conn.execute(
-                IncidentAnomaly.__table__.insert(),  # type: ignore[attr-defined]
+                insert(IncidentAnomaly),
                 [{"incident_id": inc_id, "anomaly_id": a.id} for a in group],
             )
         kept.add(inc_id)
@@ -124,8 +123,8 @@ def refresh_incidents(
     if stale:
         with store.write() as conn:
             conn.execute(
-                table.update()  # type: ignore[attr-defined]
-                .where(table.c.id.in_(stale))
+                update(IncidentRow)
+                .where(IncidentRow.id.in_(stale))
                 .values(status="resolved", resolved_at=at_us, updated_at=at_us)
             )
     return list_incidents(store, status="open")
