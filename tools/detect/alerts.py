@@ -41,6 +41,10 @@ def _last_index_where(mask: BoolArray) -> Int32Array:
 def segment(score: FloatArray, k_alert: float, k_onset: float, rearm: int) -> Alerts:
     """Alerts and onsets for a (n_series, n_points) score matrix."""
     total = score.shape[1]
+    if total == 0:
+        empty = np.zeros(score.shape, dtype=np.int32)
+        return Alerts(alert=np.zeros(score.shape, dtype=bool), onset=empty,
+                      excursion_start=empty, state=empty.astype(np.int8))
     seen = ~np.isnan(score)
     with np.errstate(invalid="ignore"):
         raw = (score >= k_onset).astype(np.int8) - (score <= -k_onset).astype(np.int8)
@@ -52,8 +56,11 @@ def segment(score: FloatArray, k_alert: float, k_onset: float, rearm: int) -> Al
     positions = np.arange(total, dtype=np.int32)[None, :]
     last_active = _last_index_where(active)
     # An excursion starts at an active point after at least `rearm` calm points.
+    # Before the first active point a series counts as calm for as long as needed.
+    calm_before = np.where(last_active[:, :-1] >= 0, positions[:, :-1] - last_active[:, :-1],
+                           rearm)
     starts = active.copy()
-    starts[:, 1:] &= (positions[:, :-1] - last_active[:, :-1]) >= rearm
+    starts[:, 1:] &= calm_before >= rearm
     exc_start = _last_index_where(starts)
     # Onset: the first point of the current same-sign run.
     changed = np.empty_like(active)

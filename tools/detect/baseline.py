@@ -10,9 +10,11 @@ Three baselines compete per series:
 Seasonal phases are lags in points (a day is 86400 / step points), so the step must divide
 a day. At each refit (daily) every series takes the model with the smallest mean absolute
 residual over the scale window (a more complex one must win by ``COMPLEXITY_GAIN``). Its
-sigma is the largest of: 1.4826 * median |residual| (about zero, so a biased model gets a
-wider band); the tail quantile of recent |residual| (see ``tail_fraction``); the spread of
-this phase's own residuals; and the minimum-change floor divided by ``k_alert``.
+sigma is the largest of: 1.4826 * median |training residual| and q99 / 2.58 of the same
+(residuals about zero, so a biased model gets a wider band; see profiles.robust_sigma);
+the size of spikes seen in more than ``tail_episodes`` separate stretches of the window
+(profiles.tail_sigma); the spread of this phase's own past residuals
+(profiles.phase_spread); and the minimum-change floor divided by ``k_alert``.
 
 Causality: the series is processed in blocks of ``block_points`` points, and every quantity
 a point's score uses comes from points before its block. Points scoring at least
@@ -235,13 +237,13 @@ def _choose_models(st: _State, plan: Plan, cfg: DetectorConfig, s: int, count: I
     rows = np.arange(chosen.size)
     pick = np.maximum(chosen, 0)
     lo = max(0, s - plan.scale_window)
-    exp = st.model_exp.read(lo, s)[pick, rows]  # each series' chosen model
+    exp = st.model_exp.read_picked(pick, lo, s)  # each series' chosen model
     with np.errstate(over="ignore", invalid="ignore"):
         trained = np.abs(st.train[:, st.pad + lo : st.pad + s] - exp)
         raw_res = np.abs(st.raw[:, st.pad + lo : st.pad + s] - exp)
-    frac = min(0.5, max(cfg.tail_fraction, cfg.tail_min_points / max(s - lo, 1)))
     sig = profiles.MEAN_ABS_TO_SIGMA * mean_abs  # the level fallback's scale
-    chosen_sig = np.fmax(profiles.robust_sigma(trained), profiles.tail_sigma(raw_res, frac))
+    tail = profiles.tail_sigma(raw_res, plan.rearm, cfg.tail_episodes)
+    chosen_sig = np.fmax(profiles.robust_sigma(trained), tail)
     has = chosen >= 0
     sig[pick[has], rows[has]] = chosen_sig[has]
     st.chosen, st.model_sigma = chosen, sig

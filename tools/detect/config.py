@@ -54,12 +54,11 @@ class DetectorConfig:
     # Residuals used for the robust scale and for choosing the baseline model.
     scale_window_seconds: int = WEEK
     min_scale_points: int = 12
-    # Heavy tails: the band is at least as wide as the (1 - tail_fraction) quantile of
-    # recent |residual| (anomalies included), so a kind of spike that already happens in
-    # more than this fraction of points (and at least tail_min_points times per scale
-    # window) stops alerting, while a one-off past anomaly does not widen the band.
-    tail_fraction: float = 0.01
-    tail_min_points: int = 5
+    # Heavy tails: the scale window is cut into stretches of rearm_seconds; when more than
+    # tail_episodes of them held a residual this large (anomalies included), it is part of
+    # the series' normal range and the band widens to it. A one-off anomaly, however long,
+    # is one stretch or two, so it does not.
+    tail_episodes: int = 3
     # An excursion that lasts this long is accepted as the new normal and re-enters training.
     accept_after_seconds: int = DAY
     # The level and the seasonal level offset are updated every block_points points; the
@@ -84,14 +83,13 @@ class DetectorConfig:
             if not math.isfinite(value) or value < 0:
                 raise DetectInputError(f"{item.name} must be a finite number >= 0, not {value!r}")
         positive = ("k_alert", "k_onset", "k_train", "level_window_points", "block_points",
-                    "daily_seasons", "weekly_seasons", "max_grid_points", "min_scale_points")
+                    "daily_seasons", "weekly_seasons", "max_grid_points", "min_scale_points",
+                    "tail_episodes")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise DetectInputError(f"{name} must be > 0")
         if self.k_onset > self.k_alert:
             raise DetectInputError("k_onset must not exceed k_alert")
-        if not 0 < self.tail_fraction < 0.5:
-            raise DetectInputError("tail_fraction must be between 0 and 0.5")
         if self.min_rel_change >= 1:
             raise DetectInputError("min_rel_change is a fraction and must be below 1")
 

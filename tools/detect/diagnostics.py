@@ -69,8 +69,5 @@ class SeriesDiagnostics:
         """False when a fatal issue means no point received a score."""
         return not any(issue.fatal for issue in self.issues)
 
-    def extend(self, other: SeriesDiagnostics) -> None:
-        self.issues.extend(other.issues)
-
     def as_json(self) -> list[dict[str, Any]]:
         return [issue.as_json() for issue in self.issues]

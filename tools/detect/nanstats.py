@@ -23,7 +23,7 @@ def nanmedian(a: FloatArray) -> FloatArray:
         return np.full(a.shape[:-1], np.nan)
     # numpy's sort is vectorised and beats np.partition on rows this short.
     ordered = np.sort(a, axis=-1)
-    count = length - np.count_nonzero(np.isnan(ordered[..., length // 2 :]), axis=-1)
+    count = length - np.count_nonzero(np.isnan(ordered), axis=-1)
     if (count == length).all():
         return np.asarray((ordered[..., (length - 1) // 2] + ordered[..., length // 2]) / 2)
     lo = np.maximum((count - 1) // 2, 0)[..., None]

@@ -23,6 +23,9 @@ MEAN_ABS_TO_SIGMA = 1.2533
 # Residuals are clipped at this many model sigmas before they enter a phase's spread, so
 # one anomaly moves it little while a genuinely noisy phase still stands out.
 LOCAL_CLIP = 4.0
+# The upper quantile behind robust_sigma's heavy-tail guard, and its Gaussian z.
+_UPPER_Q = 0.99
+_UPPER_Z = NormalDist().inv_cdf(0.5 + _UPPER_Q / 2)
 # Stored clipped residuals are float32: this bound keeps a sum of a few dozen finite.
 CLIPPED_MAX = 1e30
 # Cap on elements gathered at once (series x points x lags), to bound memory.
@@ -113,18 +116,48 @@ def phase_spread(clipped: npt.NDArray[np.float32], seen: npt.NDArray[np.float32]
     return np.where(count >= 3, MEAN_ABS_TO_SIGMA * mean, np.nan)
 
 
-def tail_sigma(abs_res: FloatArray, frac: float) -> FloatArray:
-    """A Gaussian sigma from the (1 - frac) quantile of each row's |residual|, NaN-aware."""
+def tail_sigma(abs_res: FloatArray, episode: int, episodes: int) -> FloatArray:
+    """A Gaussian sigma from the largest |residual| of each `episode`-point stretch: the
+    `episodes`-th largest of those maxima over the window, scaled so that Gaussian noise
+    gives back its sigma.
+
+    Stretches, not points: one six-hour outage is one episode however many points it
+    spans, so it does not widen the band, while the same kind of spike seen in several
+    separate stretches becomes part of the series' normal range. NaN (no tail term) when
+    the window has no more stretches than `episodes`.
+    """
     n, width = abs_res.shape
-    if width == 0:
+    stretches = -(-width // episode)
+    if stretches <= episodes:
         return np.full(n, np.nan)
-    ordered = np.sort(abs_res, axis=-1)
-    count = np.count_nonzero(~np.isnan(ordered), axis=-1)
-    pos = np.clip(np.ceil((1 - frac) * count).astype(np.int64) - 1, 0, None)
-    value = np.take_along_axis(ordered, pos[:, None], axis=-1)[:, 0]
-    return np.where(count >= 3, value / NormalDist().inv_cdf(1 - frac / 2), np.nan)
+    padded = np.full((n, stretches * episode), np.nan)
+    padded[:, stretches * episode - width :] = abs_res  # align the last stretch to the end
+    seen = ~np.isnan(padded).reshape(n, stretches, episode).all(axis=-1)
+    peaks = np.where(seen, np.fmax.reduce(padded.reshape(n, stretches, episode), axis=-1),
+                     np.nan)
+    ordered = np.sort(peaks, axis=-1)
+    count = np.count_nonzero(seen, axis=-1)
+    value = ordered[np.arange(n), np.clip(count - episodes, 0, None)]
+    # Gaussian noise: a stretch's peak exceeds z*sigma with probability episodes/stretches.
+    share = episodes / stretches
+    per_point = 1 - (1 - share) ** (1 / episode)
+    z = NormalDist().inv_cdf(1 - per_point / 2)
+    return np.where(count > episodes, value / z, np.nan)
 
 
 def robust_sigma(abs_window: FloatArray) -> FloatArray:
-    """1.4826 * median |residual| (about zero: a biased model gets a wider band)."""
-    return MAD_TO_SIGMA * nanmedian(abs_window)
+    """The larger of 1.4826 * median |residual| and the _UPPER_Q quantile of |residual| over
+    its Gaussian z (residuals about zero, so a biased model gets a wider band): equal on
+    Gaussian noise, the second wider when the noise has heavier tails. Training residuals
+    exclude flagged points, so anomalies do not reach either quantile."""
+    n, width = abs_window.shape
+    if width == 0:
+        return np.full(n, np.nan)
+    ordered = np.sort(abs_window, axis=-1)
+    count = np.count_nonzero(~np.isnan(ordered), axis=-1)
+    pick = np.arange(n)
+    last = np.maximum(count - 1, 0)
+    mid = (ordered[pick, last // 2] + ordered[pick, (last + 1) // 2]) / 2
+    upper = ordered[pick, np.floor(_UPPER_Q * last).astype(np.int64)]
+    sigma = np.fmax(MAD_TO_SIGMA * mid, upper / _UPPER_Z)
+    return np.where(count > 0, sigma, np.nan)

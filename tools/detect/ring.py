@@ -52,6 +52,14 @@ class Ring:
             return self.data[:, :, spans[0][0] : spans[0][1]]
         return np.concatenate([self.data[:, :, a:b] for a, b in spans], axis=2)
 
+    def read_picked(self, lead: npt.NDArray[np.int64], lo: int, hi: int) -> FloatArray:
+        """(n, hi - lo) values of columns [lo, hi), row i taken from lead[i]."""
+        rows = self.data[lead, np.arange(lead.size)]  # (n, width): one lead per row
+        spans = self._spans(lo, hi)
+        if len(spans) == 1:
+            return np.asarray(rows[:, spans[0][0] : spans[0][1]])
+        return np.concatenate([rows[:, a:b] for a, b in spans], axis=1)
+
     def at(self, rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64]) -> FloatArray:
         """(lead, k) values at the points (rows[i], cols[i])."""
         return np.asarray(self.data[:, rows, cols % self.width])
