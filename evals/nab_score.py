@@ -81,8 +81,11 @@ def zscore_flags(values: npt.NDArray[np.float64], step_s: int) -> npt.NDArray[np
         dev = np.abs(values - mean)
         std = np.sqrt(var)
         # A flat window makes any change infinitely surprising, as a z-score would say.
-        z = np.where(std > 1e-12 * np.maximum(np.abs(mean), 1.0), dev / std,
-                     np.where(dev > 1e-12 * np.maximum(np.abs(mean), 1.0), np.inf, 0.0))
+        z = np.where(
+            std > 1e-12 * np.maximum(np.abs(mean), 1.0),
+            dev / std,
+            np.where(dev > 1e-12 * np.maximum(np.abs(mean), 1.0), np.inf, 0.0),
+        )
     return np.asarray(finite & (n >= window // 2) & (t >= window) & (z >= Z_THRESHOLD))
 
 
@@ -90,8 +93,7 @@ def run_starts(flags: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
     return np.asarray(flags & ~np.concatenate([[False], flags[:-1]]))
 
 
-def score_windows(times: npt.NDArray[np.int64], windows: list[tuple[int, int]]
-                  ) -> tuple[int, int]:
+def score_windows(times: npt.NDArray[np.int64], windows: list[tuple[int, int]]) -> tuple[int, int]:
     """(windows holding a detection, detections outside every window)."""
     inside = np.zeros(times.size, dtype=bool)
     found = 0
@@ -102,8 +104,9 @@ def score_windows(times: npt.NDArray[np.int64], windows: list[tuple[int, int]]
     return found, int((~inside).sum())
 
 
-def evaluate_file(path: Path, windows: list[tuple[int, int]], config: DetectorConfig
-                  ) -> tuple[Tally, dict[str, Any]]:
+def evaluate_file(
+    path: Path, windows: list[tuple[int, int]], config: DetectorConfig
+) -> tuple[Tally, dict[str, Any]]:
     stamps, values, _ = read_series_csv(path)
     result = score_series(stamps, values, config)
     grid_times = result.timestamps
@@ -117,15 +120,20 @@ def evaluate_file(path: Path, windows: list[tuple[int, int]], config: DetectorCo
     detail: dict[str, Any] = {"windows": len(windows), "step_s": result.matrix.step_s}
     for name, times in detections.items():
         tally.found[name], tally.false_pos[name] = score_windows(times, windows)
-        detail[name] = {"detections": int(times.size), "found": tally.found[name],
-                        "false_pos": tally.false_pos[name]}
+        detail[name] = {
+            "detections": int(times.size),
+            "found": tally.found[name],
+            "false_pos": tally.false_pos[name],
+        }
     return tally, detail
 
 
 def load_windows(data: Path) -> dict[str, list[tuple[int, int]]]:
     raw = json.loads((data / "combined_windows.json").read_text())
+
     def secs(text: str) -> int:
         return int(parse_timestamp(text).timestamp())
+
     return {name: [(secs(lo), secs(hi)) for lo, hi in spans] for name, spans in raw.items()}
 
 
@@ -133,8 +141,9 @@ def _row(label: str, tally: Tally) -> str:
     cells = [f"{label:<24}{tally.files:>5}{tally.windows:>8}"]
     for name in DETECTORS:
         p, r, f1 = tally.prf(name)
-        cells.append(f"{tally.found[name]:>4}{tally.false_pos[name]:>6} "
-                     f"{p:5.2f} {r:5.2f} {f1:5.2f}")
+        cells.append(
+            f"{tally.found[name]:>4}{tally.false_pos[name]:>6} {p:5.2f} {r:5.2f} {f1:5.2f}"
+        )
     return " |".join(cells)
 
 
@@ -157,8 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         total.add(tally)
     if args.json:
         print(json.dumps({"files": details}, indent=2))
-    head = " |".join([f"{'family':<24}{'files':>5}{'windows':>8}"]
-                     + [f"{name:^28}" for name in DETECTORS])
+    head = " |".join(
+        [f"{'family':<24}{'files':>5}{'windows':>8}"] + [f"{name:^28}" for name in DETECTORS]
+    )
     sub = " |".join([" " * 37] + [f"{'TP':>4}{'FP':>6} {'P':>5} {'R':>5} {'F1':>5}"] * 3)
     print(head)
     print(sub)
@@ -168,9 +178,11 @@ def main(argv: list[str] | None = None) -> int:
     f1 = {name: total.prf(name)[2] for name in DETECTORS}
     strongest = max(f1["zscore_points"], f1["zscore_runs"])
     ratio = f1["detector"] / strongest if strongest else float("inf")
-    print(f"\ndetector F1 {f1['detector']:.3f}; z-score F1 {f1['zscore_points']:.3f} (every "
-          f"point), {f1['zscore_runs']:.3f} (run starts); ratio to the stronger: {ratio:.2f}x"
-          f"; {time.perf_counter() - began:.1f}s")
+    print(
+        f"\ndetector F1 {f1['detector']:.3f}; z-score F1 {f1['zscore_points']:.3f} (every "
+        f"point), {f1['zscore_runs']:.3f} (run starts); ratio to the stronger: {ratio:.2f}x"
+        f"; {time.perf_counter() - began:.1f}s"
+    )
     return 0
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from agent.cli import ingest, lineage, query, runbooks, serve, simulate
+from agent.cli import demo, incidents, ingest, lineage, query, runbooks, serve, simulate
 from agent.cli.context import CliState, fail
 from tools.config import Settings
 from tools.timeutil import parse_timestamp
@@ -51,6 +51,8 @@ query.register(app)
 serve.register(app)
 simulate.register(app)
 runbooks.register(app)
+demo.register(app)
+incidents.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Evaluation suites that score flowsleuth's detection and investigation."""
