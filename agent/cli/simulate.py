@@ -122,8 +122,7 @@ def simulate(
         else:
             print_scenarios()
         return
-    modes = sum(x is not None and x is not False for x in (send, ingest or None))
-    if modes > 1:
+    if send and ingest:
         fail("choose one of --send and --ingest")
     if not (out or send or ingest):
         fail("say where the telemetry goes: --out DIR, --send URL or --ingest")
