@@ -52,6 +52,20 @@ class RunRecord:
 class Skip:
     job: Job
     nominal_us: int
+    reason: str = ""  # "" = upstream failed; otherwise the SKIP effect's detail (paused)
+
+
+@dataclass(frozen=True, slots=True)
+class ManualRun:
+    """A run somebody triggered outside the schedule (a retry, a backfill, a resync).
+
+    ``forced`` runs copy a snapshot rather than run the job's logic, so neither its failure
+    nor a failed upstream stops them.
+    """
+
+    job: Job
+    start_us: int
+    forced: bool = False
 
 
 @dataclass(slots=True)
@@ -99,12 +113,16 @@ class Behaviour:
     """Generates the runs of one hour, keeping the little state freshness needs."""
 
     def __init__(self, topo: Topology, clock: Clock, index: EffectIndex, values: Values,
-                 benign: Benign) -> None:
+                 benign: Benign, *, manual: dict[int, list[ManualRun]] | None = None,
+                 faulty_jobs: set[int] | None = None) -> None:
         self.topo = topo
         self.clock = clock
         self.fx = index
         self.values = values
         self.benign = benign
+        self.manual = manual or {}
+        # Jobs a benign rerun never lands on (it would blur the injected fault's runs).
+        self.faulty_jobs = index.job_nodes if faulty_jobs is None else faulty_jobs
         self.by_hour: list[list[Job]] = [
             [j for j in topo.jobs if j.schedule.runs_at(hod)] for hod in range(24)
         ]
@@ -115,13 +133,16 @@ class Behaviour:
         self.skipped = []
         for job in self.by_hour[self.clock.hour_of_day(h)]:
             out.extend(self._runs_of(job, h))
+        for k, manual in enumerate(self.manual.get(h, [])):
+            out.extend(self._manual(manual, h, k))
         return out
 
     def _runs_of(self, job: Job, h: int) -> list[RunRecord]:
         sched = job.schedule
         nominal = self.clock.hour_start(h) + sched.minute * MINUTE_US
-        if self.fx.job(job.idx, SKIP, h):
-            self.skipped.append(Skip(job, nominal))
+        skips = self.fx.job(job.idx, SKIP, h)
+        if skips:
+            self.skipped.append(Skip(job, nominal, skips[0].detail))
             return []
         delay_h = max((e.value for e in self.fx.job(job.idx, DELAY, h)), default=0.0)
         start = nominal + int((1.5 * rand.uniform(job.key, h, 0, 1) + delay_h * 60) * MINUTE_US)
@@ -138,7 +159,7 @@ class Behaviour:
         run.outputs = [self._observe(self.topo.datasets[o], h) for o in job.outputs]
         runs = [run]
         reason = self.benign.reruns.get((job.idx, h))
-        if reason and job.idx not in self.fx.job_nodes:
+        if reason and job.idx not in self.faulty_jobs:
             again = start + int((runtime + 40) * MINUTE_US)
             runs.append(RunRecord(job, h, self._run_id(job, h, 9, again), nominal, again,
                                   again + int(runtime * MINUTE_US), "COMPLETE", sql, rerun=True,
@@ -146,16 +167,48 @@ class Behaviour:
         return runs
 
     def _failed(self, job: Job, h: int, nominal: int, start: int, runtime: float, sql: str,
-                message: str) -> list[RunRecord]:
+                message: str, channel: int = 0) -> list[RunRecord]:
         """Two tries (the orchestrator retries once), each its own run, both FAIL."""
         runs = []
         t = start
         for attempt in (1, 2):
             end = t + int(runtime * 0.4 * MINUTE_US)
-            runs.append(RunRecord(job, h, self._run_id(job, h, attempt, t), nominal, t, end,
-                                  "FAIL", sql, error=message, attempt=attempt))
+            runs.append(RunRecord(job, h, self._run_id(job, h, channel + attempt, t), nominal,
+                                  t, end, "FAIL", sql, error=message, attempt=attempt))
             t = end + 5 * MINUTE_US
         return runs
+
+    def _manual(self, manual: ManualRun, h: int, k: int) -> list[RunRecord]:
+        """A triggered run: fails while its fault lasts, is skipped while upstream fails."""
+        job = manual.job
+        channel = 20 + 3 * k  # run ids apart from the scheduled runs of the same hour
+        nominal = self._last_nominal(job, h)
+        if not manual.forced:
+            skips = self.fx.job(job.idx, SKIP, h)
+            if skips:
+                self.skipped.append(Skip(job, manual.start_us, skips[0].detail))
+                return []
+        runtime = job.schedule.runtime_min * (0.8 + 0.4 * rand.uniform(job.key, h, channel, 2))
+        sql_changes = self.fx.job(job.idx, SQL, h)
+        sql = max(sql_changes, key=lambda e: e.onset_h).detail if sql_changes else job.sql
+        failures = [] if manual.forced else self.fx.job(job.idx, FAIL, h)
+        if failures:
+            return self._failed(job, h, nominal, manual.start_us, runtime, sql,
+                                failures[0].detail, channel)
+        start = manual.start_us
+        run = RunRecord(job, h, self._run_id(job, h, channel, start), nominal, start,
+                        start + int(runtime * MINUTE_US), "COMPLETE", sql)
+        run.inputs = [self._observe(self.topo.datasets[i], h) for i in job.inputs
+                      if self.topo.datasets[i].is_source]
+        run.outputs = [self._observe(self.topo.datasets[o], h) for o in job.outputs]
+        return [run]
+
+    def _last_nominal(self, job: Job, h: int) -> int:
+        """The schedule slot a triggered run stands in for: the latest one at or before h."""
+        sched = job.schedule
+        back = next((b for b in range(sched.period_h)
+                     if sched.runs_at(self.clock.hour_of_day(h - b))), 0)
+        return self.clock.hour_start(h - back) + sched.minute * MINUTE_US
 
     def _run_id(self, job: Job, h: int, attempt: int, start_us: int) -> str:
         return rand.uuid7(job.key, h, attempt, start_us // 1000)

@@ -36,6 +36,8 @@ class Effect:
     attrs: str = ""  # "name=value" a metric point's attributes must contain, or ""
     op: str = ""  # metric: scale | add | set
     detail: str = ""
+    # A remediation ends an effect: active in [onset_h, until_h); None = to the end.
+    until_h: int | None = None
 
     @property
     def on_job(self) -> bool:
@@ -134,7 +136,7 @@ class EffectIndex:
         found = self._by.get((on_job, node, signal))
         if not found:
             return []
-        return [e for e in found if e.onset_h <= h]
+        return [e for e in found if e.onset_h <= h and (e.until_h is None or h < e.until_h)]
 
     def job(self, node: int, signal: str, h: int) -> list[Effect]:
         if node not in self.job_nodes:

@@ -409,9 +409,15 @@ def scenario(name: str) -> _Scenario:
             f"unknown scenario {name!r}; known: {', '.join(sorted(_BY_NAME))}") from None
 
 
-def plan_faults(specs: list[FaultSpec], topo: Topology, clock: Clock) -> list[Case]:
-    """Resolve, check and propagate each FaultSpec; raise SimConfigError on a bad one."""
-    prop = Propagator(topo, clock)
+def plan_faults(specs: list[FaultSpec], topo: Topology, clock: Clock, *,
+                plan_clock: Clock | None = None) -> list[Case]:
+    """Resolve, check and propagate each FaultSpec; raise SimConfigError on a bad one.
+
+    Starts are checked against the configured period (``clock``); ``plan_clock`` (default:
+    the same) may run further, so a simulation that goes on past its configured end plans
+    the effects that fall after it too.
+    """
+    prop = Propagator(topo, plan_clock or clock)
     cases = []
     for i, spec in enumerate(specs):
         sc = scenario(spec.scenario)
@@ -419,7 +425,7 @@ def plan_faults(specs: list[FaultSpec], topo: Topology, clock: Clock) -> list[Ca
         start_us = fault_start_us(spec, clock, i)
         case = Case(sc.info.name, sc.info.kind, node.id, start_us)
         sc.inject(prop, case, node, clock.first_hour_at_or_after(start_us))
-        if not case.symptoms:
+        if not any(s.onset_us < clock.end_us for s in case.symptoms.values()):
             raise SimConfigError(
                 f"scenarios[{i}] ({sc.info.name}) at {node.id} shows no symptom before the end "
                 "of the period (its next scheduled run is too late); start it earlier")

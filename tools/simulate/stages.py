@@ -120,9 +120,9 @@ class StageTracer:
                 out.extend(self._failure_logs(run))
         for skip in skipped:
             ds = self.topo.datasets[skip.job.outputs[0]]
+            why = skip.reason or "dependencies not met (upstream_failed)"
             out.append(LogRecord(ds, skip.job, skip.nominal_us + MINUTE_US, INFO,
-                                 f"Task {skip.job.name} skipped: dependencies not met "
-                                 "(upstream_failed)", {}))
+                                 f"Task {skip.job.name} skipped: {why}", {}))
         t = self.clock.hour_start(h) + 50 * MINUTE_US
         for ds in self.webhooks:
             p99 = self.values.gauge(ds, "activation.webhook.latency", {"quantile": "0.99"}, h,
