@@ -30,6 +30,12 @@ class UnknownIncidentError(LookupError):
         super().__init__(f"unknown incident {incident_id}")
 
 
+def is_benign_change(anomaly: AnomalyView) -> bool:
+    """A schema change that breaks nothing (an added nullable field is the common case):
+    kept as an anomaly for the record, but neither a symptom nor a suspect."""
+    return anomaly.kind == "schema_drift" and anomaly.severity in ("info", "low")
+
+
 def is_incident(group: Sequence[AnomalyView]) -> bool:
     for a in group:
         if a.severity not in SYMPTOM_SEVERITIES:
@@ -74,7 +80,8 @@ def refresh_incidents(
     """
     graph = get_graph(store)
     graph.refresh(force=True)
-    anomalies = list_anomalies(store, status="open", limit=100_000)
+    anomalies = [a for a in list_anomalies(store, status="open", limit=100_000)
+                 if not is_benign_change(a)]
     groups = [g for g in group_anomalies(anomalies, graph, window_us=window_us) if is_incident(g)]
     with store.read() as conn:
         open_rows = conn.execute(

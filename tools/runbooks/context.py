@@ -22,6 +22,7 @@ from tools.store.db import Store
 from tools.store.models import (
     AnomalyRow,
     CatalogEntry,
+    Edge,
     IncidentAnomaly,
     IncidentRow,
     Node,
@@ -81,6 +82,10 @@ class RemediationContext(BaseModel):
     root_cause: str | None = Field(None, description="dataset:<ns>:<name> or job:<ns>:<name>")
     root_cause_kind: FaultKind | None = None
     root_cause_catalog_kind: str | None = None
+    root_cause_outputs: list[str] = Field(
+        default_factory=list,
+        description="datasets the root-cause job writes (where its symptoms are measured)",
+    )
     confidence: float = Field(0.0, ge=0.0, le=1.0)
     symptoms: list[Symptom] = Field(default_factory=list)
     impacted: list[str] = Field(default_factory=list)
@@ -128,6 +133,11 @@ class RemediationContext(BaseModel):
                 "kind": self.root_cause_kind,
                 "catalog_kind": self.root_cause_catalog_kind,
                 "confidence": self.confidence,
+                "outputs": list(self.root_cause_outputs),
+                # Metrics live on datasets: for a job, the first dataset it writes.
+                "output": (
+                    self.root_cause_outputs[0] if self.root_cause_outputs else self.root_cause
+                ),
             }
         by_kind: dict[str, list[dict[str, Any]]] = {}
         for item in self.at_risk:
@@ -201,6 +211,8 @@ def context_from_incident(store: Store, incident_id: int) -> RemediationContext:
             .order_by(AnomalyRow.onset_at)
         ).all()
         catalog = _catalog_by_node(conn, dict(incident))
+        cause = _root_cause(incident["root_causes"])
+        outputs = _outputs(conn, cause.get("node") if cause else None)
     symptoms = [
         Symptom(
             node=str(NodeRef(t, ns, name)),
@@ -211,7 +223,6 @@ def context_from_incident(store: Store, incident_id: int) -> RemediationContext:
         for kind, metric, onset, t, ns, name in anomalies
         if is_fault_kind(kind)
     ]
-    cause = _root_cause(incident["root_causes"])
     at_risk = [_at_risk(item, catalog) for item in incident["at_risk"] or []]
     root_node = cause.get("node") if cause else None
     root_entry = catalog.get(root_node) if root_node else None
@@ -225,6 +236,7 @@ def context_from_incident(store: Store, incident_id: int) -> RemediationContext:
             root_cause=root_node,
             root_cause_kind=cause.get("kind") if cause else None,
             root_cause_catalog_kind=root_entry.get("kind") if root_entry else None,
+            root_cause_outputs=outputs,
             confidence=float(cause.get("confidence") or 0.0) if cause else 0.0,
             symptoms=symptoms,
             impacted=[_impacted_id(i) for i in incident["impacted"] or []],
@@ -237,6 +249,27 @@ def context_from_incident(store: Store, incident_id: int) -> RemediationContext:
         )
     except ValidationError as exc:
         raise ContextError(f"incident {incident_id}: {_first_error(exc)}") from None
+
+
+def _outputs(conn: Connection, node: str | None) -> list[str]:
+    """The datasets a job writes, from the lineage edges (a dataset has none)."""
+    if node is None or not node.startswith("job:"):
+        return []
+    ref = NodeRef.parse(node)
+    job_id = conn.execute(
+        select(Node.id).where(
+            Node.type == "job", Node.namespace == ref.namespace, Node.name == ref.name
+        )
+    ).scalar_one_or_none()
+    if job_id is None:
+        return []
+    rows = conn.execute(
+        select(Node.namespace, Node.name)
+        .join(Edge, Edge.dst_id == Node.id)
+        .where(Edge.src_id == job_id, Node.type == "dataset")
+        .order_by(Node.namespace, Node.name)
+    ).all()
+    return [str(NodeRef.dataset(ns, name)) for ns, name in rows]
 
 
 def _root_cause(causes: list[Any] | None) -> dict[str, Any] | None:
