@@ -35,7 +35,8 @@ def blast_radius(
     owners: list[str] = []
     for cause in chosen:
         view = impact(store, cause.node)
-        for asset in view.impacted:
+        # Jobs carry catalog kinds too, but what is at risk is the data they deliver.
+        for asset in (a for a in view.impacted if a.type == "dataset"):
             at_risk.setdefault(
                 asset.node,
                 ImpactedNode(
