@@ -31,7 +31,9 @@ from tools.timeutil import iso, parse_micros
 # Faults that belong to the job that runs, though their symptoms show on its output.
 JOB_KINDS = frozenset({"job_failure", "code_change", "sync_failure", "latency_breach"})
 # Which kind names a node's root cause when it shows several: changes first.
-KIND_PRIORITY = ("code_change", "schema_drift", "job_failure", "sync_failure")
+KIND_PRIORITY = ("code_change", "schema_drift", "job_failure", "webhook_latency", "sync_failure")
+# A slow destination makes its syncs time out: the failure is the destination's.
+DESTINATION_KINDS = frozenset({"webhook_latency"})
 ONSET_TOLERANCE_US = 6 * 3_600_000_000
 WEIGHTS = {"coverage": 0.40, "upstream": 0.25, "order": 0.15, "change": 0.12, "fit": 0.08}
 TEMPERATURE = 0.08
@@ -121,6 +123,17 @@ def _candidate(
 ) -> _Candidate:
     kind = primary_kind(own)
     first = min(onset[a.id] for a in own)
+    if graph.is_job(nid) and kind in ("sync_failure", "job_failure"):
+        for out in graph.graph.successors(nid):
+            slow = [
+                a
+                for a in by_node.get(out, [])
+                if a.kind in DESTINATION_KINDS and onset[a.id] <= first + ONSET_TOLERANCE_US
+            ]
+            if slow:
+                return _Candidate(
+                    out, slow[0].kind, min(first, *(onset[a.id] for a in slow)), own + by_node[out]
+                )
     if kind in JOB_KINDS and not graph.is_job(nid):
         writers = [w for w in graph.graph.predecessors(nid) if graph.is_job(w)]
         # A job fault seen on its output: blame the one job that writes it, unless that
