@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -27,7 +28,7 @@ def short(node: str) -> str:
     """dataset:braze://acme:audience.x -> audience.x (braze://acme)"""
     typ, _, rest = node.partition(":")
     ns, _, name = rest.rpartition(":")
-    return f"{name} [dim]({typ} {ns})[/]"
+    return f"{escape(name)} [dim]({escape(typ)} {escape(ns)})[/]"
 
 
 def print_incident(
@@ -37,7 +38,7 @@ def print_incident(
     console: Console | None = None,
     explanation: str | None = None,
 ) -> None:
-    out = console or Console()
+    out = console or Console(emoji=False)
     sev = Text(f" {inc.severity.upper()} ", style=SEVERITY_STYLE.get(inc.severity, ""))
     header = Text.assemble(sev, f"  Incident #{inc.id}: {inc.title}")
     parts: list[Any] = []
@@ -50,14 +51,14 @@ def print_incident(
     if inc.root_causes:
         for rank, cause in enumerate(inc.root_causes[:3], start=1):
             line = (
-                f"{rank}. [bold]{cause.kind}[/] at {short(cause.node)} — confidence "
+                f"{rank}. [bold]{escape(cause.kind)}[/] at {short(cause.node)} — confidence "
                 f"{cause.confidence:.0%}, since {cause.onset}"
             )
             tree = Tree(line)
             for ev in cause.evidence[:4]:
-                tree.add(f"[green]+[/] {ev.text}")
+                tree.add(f"[green]+[/] {escape(ev.text)}")
             for ev in cause.contradictions[:2]:
-                tree.add(f"[red]-[/] {ev.text}")
+                tree.add(f"[red]-[/] {escape(ev.text)}")
             parts.append(tree)
     else:
         parts.append(Text("no candidate located"))
@@ -94,9 +95,9 @@ def print_incident(
         for n in inc.at_risk[:12]:
             hits.add_row(
                 short(n.node),
-                n.kind or "",
+                escape(n.kind or ""),
                 "" if n.tier is None else str(n.tier),
-                n.owner or "",
+                escape(n.owner or ""),
                 f"${n.revenue_per_day:,.0f}" if n.revenue_per_day else "",
                 "yes" if n.symptomatic else "not yet",
             )
@@ -121,7 +122,7 @@ def print_incident(
                 p.action_type.replace("_", " "),
                 Text(p.tier, style=TIER_STYLE.get(p.tier, "")),
                 p.status,
-                p.playbook,
+                escape(p.playbook),
             )
         parts.append(todo)
     out.print(Panel(Group(*parts), title=header, title_align="left"))

@@ -6,7 +6,19 @@ from typing import Annotated
 
 import typer
 
-from agent.cli import demo, incidents, ingest, lineage, query, runbooks, serve, simulate
+from agent.cli import (
+    ask,
+    demo,
+    detect,
+    incidents,
+    ingest,
+    lineage,
+    mcp,
+    query,
+    runbooks,
+    serve,
+    simulate,
+)
 from agent.cli.context import CliState, fail
 from tools.config import Settings
 from tools.timeutil import parse_timestamp
@@ -47,12 +59,16 @@ def root(
 
 app.add_typer(ingest.app, name="ingest")
 app.add_typer(lineage.app, name="lineage")
+app.add_typer(detect.app, name="detect")
+detect.register(app)  # slo, profile
 query.register(app)
 serve.register(app)
 simulate.register(app)
 runbooks.register(app)
+mcp.register(app)
 demo.register(app)
 incidents.register(app)
+ask.register(app)
 
 
 def main() -> None:

@@ -15,8 +15,9 @@ from tools.nodes import NodeIdError, NodeRef
 from tools.store import Store, open_store, to_micros
 from tools.timeutil import parse_time_arg, utcnow
 
-console = Console()
-err_console = Console(stderr=True)
+# Node ids such as dataset:snowflake://... must not turn into emoji.
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 
 
 @dataclass

@@ -17,6 +17,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from agent.approvals import apply_decision
 from agent.cli.context import CliState, console, fail, print_json, state
 from tools.runbooks import (
     ContextError,
@@ -24,7 +25,6 @@ from tools.runbooks import (
     Proposal,
     RemediationContext,
     UnknownProposalError,
-    apply,
     approve,
     context_from_incident,
     default_executors,
@@ -243,9 +243,18 @@ def approvals_approve(
         fail(escape(str(exc)))
         raise
     applied = None
-    if decision.won and not no_apply:
+    if decision.won:
+        # Resumes the investigation waiting for this proposal (which applies it), else
+        # applies it directly.
         with _executors() as registry:
-            applied = apply(st.store, proposal_id, registry, actor=_user(user))
+            applied = apply_decision(
+                st.store,
+                decision,
+                registry,
+                apply_now=not no_apply,
+                actor=_user(user),
+                now_us=st.now_us,
+            )
     if as_json:
         print_json({"decision": decision, "apply": applied})
     else:
@@ -271,6 +280,9 @@ def approvals_reject(
     except (NotAllowedError, UnknownProposalError, DirectoryError) as exc:
         fail(escape(str(exc)))
         raise
+    if decision.won:
+        with _executors() as registry:
+            apply_decision(st.store, decision, registry, apply_now=False, now_us=st.now_us)
     if as_json:
         print_json(decision)
     else:
