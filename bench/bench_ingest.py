@@ -5,7 +5,8 @@ on SQLite and (when FLOWSLEUTH_TEST_PG_URL or --pg is given) PostgreSQL.
 
 HTTP numbers come from a real ``flowsleuth serve`` subprocess on loopback and one client
 process: sequential single-event POSTs (what the OpenLineage HTTP transport does), the
-official OpenLineage async transport (concurrent single-event POSTs from one client), and
+official OpenLineage async transport (concurrent single-event POSTs from one client),
+JSON arrays of 100 events per POST, and
 OTLP/HTTP protobuf requests of 1,000 points each (what an OTel SDK exporter batches).
 """
 
@@ -71,6 +72,22 @@ def ol_http_sequential(url: str, bodies: list[bytes]) -> float:
                     client.post("/api/v1/lineage", content=body, headers=headers).status_code == 201
                 )
             return len(bodies)
+
+        return timed(run)
+
+
+def ol_http_batched(url: str, events: list[dict[str, Any]], batch: int = 100) -> float:
+    """JSON arrays of ``batch`` events per POST (what the simulator's --send does)."""
+    bodies = [orjson.dumps(events[i : i + batch]) for i in range(0, len(events), batch)]
+    with live_server(url) as srv, httpx.Client(base_url=srv.url) as client:
+        headers = {"content-type": "application/json"}
+
+        def run() -> int:
+            for body in bodies:
+                assert (
+                    client.post("/api/v1/lineage", content=body, headers=headers).status_code == 201
+                )
+            return len(events)
 
         return timed(run)
 

@@ -12,6 +12,7 @@ from agent.cli import (
     detect,
     incidents,
     ingest,
+    kpis,
     lineage,
     mcp,
     query,
@@ -69,6 +70,7 @@ mcp.register(app)
 demo.register(app)
 incidents.register(app)
 ask.register(app)
+kpis.register(app)
 
 
 def main() -> None:
