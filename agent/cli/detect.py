@@ -63,7 +63,10 @@ def _anomaly_table(rows: list[AnomalyView], title: str) -> None:
     if not rows:
         console.print(f"{title}: none")
         return
-    table = Table("severity", "kind", "onset", title=title)
+    table = Table(title=title)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("onset", no_wrap=True)
     table.add_column("node", overflow="fold")
     table.add_column("what", overflow="fold")
     for a in rows:
@@ -129,21 +132,26 @@ def slo(
     if not rows:
         console.print("no SLOs in the catalog" + (f" for {node}" if node else ""))
         return
-    table = Table("metric", "objective", "target", "attainment", "budget left", "burn 1h",
-                  "burn 6h", "status")
+    table = Table(title=f"SLOs as of {iso(st.now_us)}")
+    table.add_column("status", no_wrap=True)
     table.add_column("node", overflow="fold")
+    table.add_column("objective", overflow="fold")
+    table.add_column("attained", no_wrap=True)
+    table.add_column("budget", no_wrap=True)
+    table.add_column("burn 1h/6h", no_wrap=True)
     for r in rows:
+        attrs = "".join(f" {k}={v}" for k, v in r.attributes.items())
         table.add_row(
-            r.metric + "".join(f" {k}={v}" for k, v in r.attributes.items()), r.objective,
-            f"{r.target:.2%}", "" if r.attainment is None else f"{r.attainment:.3%}",
+            r.status, Text(r.node),
+            Text(f"{r.metric}{attrs} {r.objective} for {r.target:.2%} of {r.window}"),
+            "" if r.attainment is None else f"{r.attainment:.3%}",
             "" if r.error_budget_remaining is None else f"{r.error_budget_remaining:.0%}",
-            _burn(r.burn_rates.get("1h")), _burn(r.burn_rates.get("6h")), r.status,
-            Text(r.node))
+            f"{_burn(r.burn_rates.get('1h'))}/{_burn(r.burn_rates.get('6h'))}")
     console.print(table)
 
 
 def _burn(value: float | None) -> str:
-    return "" if value is None else f"{value:g}x"
+    return "-" if value is None else f"{value:g}x"
 
 
 def profile(

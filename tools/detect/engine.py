@@ -20,6 +20,7 @@ from tools.detect.detectors.registry import DETECTORS, rules_by_metric
 from tools.detect.detectors.scoring import ScoreItem, config_for_step, score_items
 from tools.detect.settings import DetectSettings, DetectSettingsError, load_detect_settings
 from tools.detect.signals import SERIES_BATCH, Series, iter_points
+from tools.detect.slo import CONTEXT_KIND_METRICS
 from tools.store.db import Store
 from tools.store.models import now_micros
 from tools.timeutil import iso
@@ -119,7 +120,7 @@ def _align_slo_kinds(detections: list[Detection]) -> None:
         if "slo" not in d.attributes and d.metric is not None:
             kinds[(str(d.node), d.metric)] = d.kind
     for d in detections:
-        if "slo" in d.attributes and d.metric is not None:
+        if "slo" in d.attributes and d.metric in CONTEXT_KIND_METRICS:
             d.kind = kinds.get((str(d.node), d.metric), d.kind)
 
 

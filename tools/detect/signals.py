@@ -5,13 +5,14 @@ replaying detection at an earlier time sees exactly what the store held then: me
 points by time, dataset versions by when they were observed, runs by their state changes.
 
 Metric points are the bulk (10,000 series x 30 days hourly is 7.2 million rows). Building
-a Python tuple per row would cost more than scoring them, so each series comes back as one
-row of comma-joined timestamps and values that numpy parses in C.
+a Python tuple per row would cost more than scoring them, so a batch of series comes back
+as one JSON text built by the database, parsed by orjson, while the caller scores the
+previous batch.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -171,7 +172,15 @@ def _points_sql(dialect: str) -> Any:
     return text(sql).bindparams(bindparam("ids", expanding=True))
 
 
-def _parse_batch(joined: str) -> list[tuple[int, npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
+Rows = list[tuple[int, npt.NDArray[np.int64], npt.NDArray[np.float64]]]
+
+
+def parse_batch(joined: str) -> Rows:
+    """``[[series_id, [ts...], [value...]], ...]`` -> (id, timestamps, values) per series.
+
+    Non-finite values (printed Inf / NaN / Infinity, which JSON does not have) are read
+    the slow way rather than lost.
+    """
     try:
         rows = orjson.loads(joined)
     except orjson.JSONDecodeError:
@@ -179,23 +188,25 @@ def _parse_batch(joined: str) -> list[tuple[int, npt.NDArray[np.int64], npt.NDAr
     if rows is not None:
         return [(int(sid), np.asarray(ts, dtype=np.int64), np.asarray(vs, dtype=np.float64))
                 for sid, ts, vs in rows]
-    # Non-finite values print as Inf / NaN / Infinity, which JSON does not have.
-    out = []
+    out: Rows = []
     for part in joined[2:-2].split("]],["):
         sid, ts, vs = part.split(",[", 2)
-        out.append((int(sid), np.asarray([int(x) for x in ts.rstrip("]").split(",")]),
+        out.append((int(sid), np.asarray([int(x) for x in ts.rstrip("]").split(",")],
+                                         dtype=np.int64),
                     np.asarray([float(x) for x in vs.strip("[]").split(",")])))
     return out
 
 
-def _read_batch(conn: Connection, metas: Sequence[SeriesMeta], since_us: int, at_us: int
-                ) -> list[Series]:
+def _query_batch(conn: Connection, metas: Sequence[SeriesMeta], since_us: int, at_us: int
+                 ) -> str | None:
+    return conn.execute(_points_sql(conn.dialect.name),
+                        {"ids": [m.id for m in metas], "since": since_us, "at": at_us}).scalar()
+
+
+def _series(metas: Sequence[SeriesMeta], rows: Rows) -> list[Series]:
     by_id = {m.id: m for m in metas}
-    joined = conn.execute(_points_sql(conn.dialect.name),
-                          {"ids": [m.id for m in metas], "since": since_us, "at": at_us}
-                          ).scalar()
     out = []
-    for sid, ts, values in sorted(_parse_batch(joined), key=lambda r: r[0]) if joined else []:
+    for sid, ts, values in sorted(rows, key=lambda r: r[0]):
         if ts.size == 0:
             continue
         if np.any(ts[1:] < ts[:-1]):
@@ -204,6 +215,12 @@ def _read_batch(conn: Connection, metas: Sequence[SeriesMeta], since_us: int, at
         meta = by_id[sid]
         out.append(Series(meta.key, ts, values, "otlp", meta.unit))
     return out
+
+
+def _read_batch(conn: Connection, metas: Sequence[SeriesMeta], since_us: int, at_us: int
+                ) -> list[Series]:
+    joined = _query_batch(conn, metas, since_us, at_us)
+    return _series(metas, parse_batch(joined)) if joined else []
 
 
 def read_points(
@@ -220,24 +237,33 @@ def iter_points(
     store: Store, metas: Sequence[SeriesMeta], *, since_us: int, at_us: int,
     batch: int = SERIES_BATCH,
 ) -> Iterator[list[Series]]:
-    """Batches of series with their points, the next batch read in a background thread
-    while the caller works on the current one (the database does its part without
+    """Batches of series with their points; the next batches' queries run in a background
+    thread while the caller works on the current one (the database does its part without
     holding the GIL, so reading overlaps scoring)."""
     batches = list(iter_batches(metas, batch))
     if not batches:
         return
-
-    def read(part: Sequence[SeriesMeta]) -> list[Series]:
+    if len(batches) == 1:
         with store.read() as conn:
-            return _read_batch(conn, part, since_us, at_us)
+            yield _read_batch(conn, batches[0], since_us, at_us)
+        return
 
+    def query(part: Sequence[SeriesMeta]) -> str | None:
+        with store.read() as conn:
+            return _query_batch(conn, part, since_us, at_us)
+
+    # A reader thread runs the queries (the database works without the GIL) while the
+    # caller scores; the JSON parse, which needs the GIL, is done here, between scorings,
+    # so the two threads do not fight over it. A worker process for the parse was
+    # measured slower on two cores.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowsleuth-points") as pool:
-        pending: Future[list[Series]] = pool.submit(read, batches[0])
-        for nxt in batches[1:]:
-            done = pending.result()
-            pending = pool.submit(read, nxt)
-            yield done
-        yield pending.result()
+        # Two queries ahead at most: a batch's text is tens of megabytes.
+        ahead: deque[Future[str | None]] = deque(pool.submit(query, b) for b in batches[:2])
+        for i, part in enumerate(batches):
+            joined = ahead.popleft().result()
+            if i + 2 < len(batches):
+                ahead.append(pool.submit(query, batches[i + 2]))
+            yield _series(part, parse_batch(joined)) if joined else []
 
 
 def load_metric_series(

@@ -88,6 +88,10 @@ SLO_KINDS = {
     "activation.audience.size": "audience_drop",
     "activation.delivery.variance": "delivery_variance",
 }
+# Identity gauges move both ways in both identity failure modes: a breach of their SLO
+# takes the kind the identity detector gave the same series (see engine).
+CONTEXT_KIND_METRICS = frozenset({"identity.match_confidence", "identity.merge_rate",
+                                  "identity.fragmentation_ratio"})
 # Volume SLOs with an upper bound ("<= 2M rows") are breached by too much, not too little.
 UPPER_BOUND_KINDS = {"data.row_count": "volume_spike", "activation.audience.size": "volume_spike"}
 
@@ -329,6 +333,7 @@ def slo_status(store: Store, at_us: int | None = None, settings: DetectSettings 
 
 __all__ = [
     "BURN_RULES",
+    "CONTEXT_KIND_METRICS",
     "SLO_KINDS",
     "BurnRule",
     "SloDetector",

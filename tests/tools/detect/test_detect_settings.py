@@ -78,7 +78,7 @@ def test_bad_settings_name_the_problem(tmp_path: Path, text: str, message: str) 
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(DetectSettingsError, match="cannot read .*nope.yaml"):
+    with pytest.raises(DetectSettingsError, match=r"cannot read .*nope\.yaml"):
         load_detect_settings(tmp_path / "nope.yaml")
 
 

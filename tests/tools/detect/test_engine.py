@@ -38,7 +38,7 @@ def loss_fraction(hour: int) -> float:
     if STEP_AT <= t < STEP_END:
         return 0.3
     rng = np.random.default_rng(hour)
-    return 0.004 * (1 + 0.3 * np.sin(2 * np.pi * hour / 24)) * (1 + 0.1 * rng.normal())
+    return float(0.004 * (1 + 0.3 * np.sin(2 * np.pi * hour / 24)) * (1 + 0.1 * rng.normal()))
 
 
 @pytest.fixture

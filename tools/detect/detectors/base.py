@@ -56,6 +56,9 @@ class MetricRule:
     # Departing points an excursion needs before it is reported: 2 for series where one
     # odd reading is expected now and then (a file landing just after the gauge's sample).
     min_points: int = 1
+    # A relative move this large is reported once it is k_onset sigmas out, even when the
+    # band is wider (a short history overstates the noise; None: no such cap).
+    max_rel_band: float | None = None
 
     def kind(self, direction: Direction) -> str | None:
         return self.up if direction == "up" else self.down
@@ -263,10 +266,6 @@ def short_time(us: int) -> str:
     """ISO to the minute: summaries are read by people."""
     text = iso(us) or ""
     return text[:16] + "Z" if len(text) >= 16 else text
-
-
-def node_label(node: NodeRef) -> str:
-    return node.name
 
 
 def round6(value: float | None) -> float | None:

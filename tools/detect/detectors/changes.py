@@ -1,8 +1,8 @@
 """Code changes: a job's ``sql`` or ``sourceCode`` facet differs from its previous run's.
 
 A deploy is not a fault by itself, so it is reported at info severity; investigations cite
-it as a candidate cause of what went wrong downstream right after. The change stays
-reported for a day (or two schedule intervals of the job, if longer), with a short diff.
+it as a candidate cause of what went wrong downstream after. The change stays reported
+for three days (or two schedule intervals of the job, if longer), with a short diff.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from tools.nodes import NodeRef
 from tools.timeutil import iso
 
 MAX_DIFF_LINES = 40
+# How long a change stays reported: investigations look for it while the problems it
+# caused surface downstream, often a day or two later (or two schedule intervals).
+CHANGE_HORIZON_US = 3 * DAY_US
 # (facet, field holding the code, metric name the change is reported under)
 CODE_FACETS = (("sql", "query", "job.sql"), ("sourceCode", "sourceCode", "job.sourceCode"))
 
@@ -50,7 +53,7 @@ class ChangesDetector(Detector):
 def code_changes(job: NodeRef, runs: list[RunAsOf], at_us: int) -> list[Detection]:
     ordered = sorted(runs, key=lambda r: (r.started_at or 0, r.id))
     interval = schedule_interval([r.scheduled_at for r in ordered if r.scheduled_at])
-    horizon = max(DAY_US, 2 * (interval or 0))
+    horizon = max(CHANGE_HORIZON_US, 2 * (interval or 0))
     out = []
     for facet, key, metric in CODE_FACETS:
         prev: tuple[RunAsOf, str] | None = None

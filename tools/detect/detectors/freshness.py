@@ -6,7 +6,8 @@ landing delay is the median time from slot to successful completion. A write is 
 once the slot after the newest successful one has passed by that delay plus an allowance
 (four robust sigmas of past delays, at least 15 minutes or 2% of the interval). The onset is when
 the missing write should have landed (or, when the writes before it also landed late,
-when the first of those should have).
+when the first of those should have). The usual delay comes from every write in the
+lookback, so a delay that persists is reported for days rather than accepted overnight.
 
 Sources no job writes report their own lag as ``data.freshness.lag``; that series is scored
 like any other (it saws up and down with each delivery, which the hour-of-day baseline
@@ -26,7 +27,7 @@ from tools.detect.detectors.base import (
     duration,
     short_time,
 )
-from tools.detect.signals import Landing, RunAsOf, schedule_interval
+from tools.detect.signals import Landing, RunAsOf, freshness_lag_s, schedule_interval
 from tools.nodes import NodeRef
 from tools.timeutil import iso
 
@@ -35,8 +36,7 @@ LAG = MetricRule("data.freshness.lag", up="late_data", down=None, noun="freshnes
 MIN_ALLOWANCE_US = 15 * 60 * 1_000_000
 ALLOWANCE_SHARE = 0.02
 SPREADS = 4.0
-# Delays of this many recent landings describe the writer's usual pace.
-RECENT_LANDINGS = 30
+LISTED_LANDINGS = 10
 
 
 class FreshnessDetector(Detector):
@@ -66,8 +66,9 @@ def overdue(ds: NodeRef, landed: list[Landing], writer_runs: list[RunAsOf], at_u
     interval = schedule_interval(slots)
     if interval is None or interval <= 0:
         return None
-    recent = landed[-RECENT_LANDINGS:]
-    delays = np.asarray([x.landed_us - x.slot_us for x in recent], dtype=np.float64)
+    # The usual pace is that of every write in the lookback: a delay that persists stays
+    # late for days (until it is half the history), instead of becoming normal overnight.
+    delays = np.asarray([x.landed_us - x.slot_us for x in landed], dtype=np.float64)
     typical = float(np.median(delays))
     # A robust spread (MAD): the late writes being judged must not widen their own band.
     spread = 1.4826 * float(np.median(np.abs(delays - typical)))
@@ -78,7 +79,7 @@ def overdue(ds: NodeRef, landed: list[Landing], writer_runs: list[RunAsOf], at_u
     if at_us <= deadline:
         return None
     missed = int((at_us - deadline) // interval) + 1
-    lag_s = (at_us - max(x.landed_us for x in landed)) / 1e6
+    lag_s = freshness_lag_s(landed, at_us) or 0.0
     normal_s = (interval + typical) / 1e6
     # Lateness that persists (every run delayed) is one episode: it began with the first
     # of the writes just before this one that also landed past their allowance.
@@ -122,6 +123,7 @@ def overdue(ds: NodeRef, landed: list[Landing], writer_runs: list[RunAsOf], at_u
             "late_since_slot": iso(first_late),
             "missed_slots": missed,
             "writers": sorted({str(x.job) for x in landed}),
-            "recent_landings": [[iso(x.slot_us), iso(x.landed_us)] for x in recent[-10:]],
+            "recent_landings": [[iso(x.slot_us), iso(x.landed_us)]
+                                for x in landed[-LISTED_LANDINGS:]],
         },
     )

@@ -4,7 +4,7 @@ An added field is harmless on its own (info). A removed or retyped field breaks 
 that select it (medium), and is high when something downstream is known to use it: a
 column-lineage edge from it, or a downstream dataset with a field of that name. A removal
 and an addition of the same type in one change read as a rename. A change stays reported
-for a day, or two of the dataset's version intervals if longer, then closes.
+for three days, or two of the dataset's version intervals if longer, then closes.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from tools.anomalies import Detection
 from tools.detect.detectors.base import DAY_US, DetectContext, Detector, Finding, short_time
+from tools.detect.detectors.changes import CHANGE_HORIZON_US
 from tools.detect.detectors.jobs import job_outputs
 from tools.detect.signals import VersionRow, primary_versions
 from tools.nodes import NodeRef
@@ -102,7 +103,7 @@ def _recent_changes(rows: list[VersionRow], at_us: int
         return []
     times = np.asarray([v.observed_at for v in versions], dtype=np.int64)
     spacing = float(np.median(np.diff(times))) if times.size > 2 else float(DAY_US)
-    horizon = max(DAY_US, 2 * spacing)
+    horizon = max(CHANGE_HORIZON_US, 2 * spacing)
     out = []
     prev = fields_of(versions[0].schema_fields) or {}
     for v in versions[1:]:

@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from tools.detect import Anomaly, DetectorConfig, find_anomalies, score_matrix
-from tools.detect.detectors.base import EVIDENCE_POINTS, Finding, MetricRule, round6
+from tools.detect import Anomaly, DetectorConfig, MatrixResult, find_anomalies, score_matrix
+from tools.detect.detectors.base import EVIDENCE_POINTS, Direction, Finding, MetricRule, round6
 from tools.detect.detectors.weekly import weekly_factors
 from tools.detect.signals import Series
 from tools.timeutil import iso
@@ -85,7 +85,8 @@ ConfigFor = Callable[[ScoreItem, int], tuple[DetectorConfig, float]]
 
 
 def _row_median(values: FloatArray, rows: IntArray, n: int) -> FloatArray:
-    """Median of ``values`` per row id (rows in 0..n-1); NaN for rows with none."""
+    """Median of ``values`` per row id (rows in 0..n-1, nondecreasing); NaN for rows with
+    none."""
     out = np.full(n, np.nan)
     if values.size == 0:
         return out
@@ -100,8 +101,31 @@ def _row_median(values: FloatArray, rows: IntArray, n: int) -> FloatArray:
     return out
 
 
+def _row_extremes(values: FloatArray, rows: IntArray, n: int) -> tuple[FloatArray, FloatArray]:
+    """(min, max) of ``values`` per row id (rows nondecreasing); NaN for empty rows."""
+    lo, hi = np.full(n, np.nan), np.full(n, np.nan)
+    if values.size == 0:
+        return lo, hi
+    counts = np.bincount(rows, minlength=n)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    has = counts > 0
+    lo[has] = np.minimum.reduceat(values, starts[has])
+    hi[has] = np.maximum.reduceat(values, starts[has])
+    return lo, hi
+
+
+# Midpoints (in log) between consecutive STEPS: a spacing snaps to the step whose
+# interval holds it.
+_EDGES = np.sqrt(np.asarray(STEPS[:-1], dtype=np.float64) * np.asarray(STEPS[1:]))
+
+
+def _snap(spacing_s: FloatArray) -> IntArray:
+    return np.asarray(np.asarray(STEPS)[np.searchsorted(_EDGES, spacing_s)], dtype=np.int64)
+
+
 def snap_step(spacing_s: float) -> int:
-    return min(STEPS, key=lambda s: abs(math.log(max(spacing_s, 1.0) / s)))
+    """The usual schedule nearest (in ratio) to a spacing in seconds."""
+    return int(_snap(np.asarray([spacing_s], dtype=np.float64))[0])
 
 
 @dataclass(slots=True)
@@ -126,17 +150,26 @@ class _Flat:
 
 
 def infer_steps(series: Sequence[Series]) -> IntArray:
-    """Each series' step in seconds (0 when it has too few points to tell)."""
+    """Each series' step in seconds (0 when it has too few points to tell): its median
+    spacing, snapped to STEPS."""
     flat = _Flat.of(series)
     same = flat.rows[1:] == flat.rows[:-1]
     gaps = np.diff(flat.ts_s)[same]
     keep = gaps > 0  # repeated timestamps (reruns) are no spacing at all
-    med = _row_median(gaps[keep], flat.rows[1:][same][keep], flat.n)
+    gaps, gap_rows = gaps[keep], flat.rows[1:][same][keep]
+    # The median lies between the smallest and the largest gap: where both snap to the
+    # same step (any regular series), so does the median, and no sort is needed.
+    lo, hi = _row_extremes(gaps, gap_rows, flat.n)
+    known = np.isfinite(lo)
+    snapped = np.zeros(flat.n, dtype=np.int64)
+    snapped[known] = _snap(lo[known])
+    mixed = known & (snapped != _snap(np.where(known, hi, 1.0)))
+    if mixed.any():
+        pick = mixed[gap_rows]
+        med = _row_median(gaps[pick], gap_rows[pick], flat.n)
+        snapped[mixed] = _snap(med[mixed])
     counts = np.bincount(flat.rows, minlength=flat.n)
-    out = np.zeros(flat.n, dtype=np.int64)
-    for i in np.nonzero((counts >= MIN_POINTS) & np.isfinite(med))[0]:
-        out[i] = snap_step(float(med[i]))
-    return out
+    return np.where(known & (counts >= MIN_POINTS), snapped, 0)
 
 
 @dataclass(slots=True)
@@ -157,7 +190,15 @@ def align(series: Sequence[Series], step_s: int) -> Aligned:
     # Phase relative to the latest point, wrapped to +-step/2, so jitter across a slot
     # boundary does not split the median.
     dev = np.mod(offsets - ref + step_s / 2, step_s) - step_s / 2
-    phase = offsets[last_idx] + np.nan_to_num(_row_median(dev, flat.rows, n))
+    # The midrange places every point as the median would when the deviations span less
+    # than half a step (all within a quarter step of it); only wider ones need the median.
+    lo, hi = _row_extremes(dev, flat.rows, n)
+    centre = np.nan_to_num((lo + hi) / 2)
+    wide = np.nan_to_num(hi - lo) >= step_s / 2
+    if wide.any():
+        pick = wide[flat.rows]
+        centre[wide] = np.nan_to_num(_row_median(dev[pick], flat.rows[pick], n))[wide]
+    phase = offsets[last_idx] + centre
     slots = np.rint((flat.ts_s - phase[flat.rows]) / step_s).astype(np.int64)
     start = int(slots.min())
     width = int(slots.max()) - start + 1
@@ -168,8 +209,21 @@ def align(series: Sequence[Series], step_s: int) -> Aligned:
     with np.errstate(invalid="ignore", divide="ignore"):
         values = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan).reshape(n, width)
     ts = np.full(n * width, -1, dtype=np.int64)
-    np.maximum.at(ts, flat_idx, np.rint(flat.ts_s * 1e6).astype(np.int64))
+    # Rows are concatenated in order and sorted in time, so flat_idx never decreases and
+    # the last point of each run of equal slots is that slot's latest.
+    last = np.append(flat_idx[1:] != flat_idx[:-1], True)
+    ts[flat_idx[last]] = np.rint(flat.ts_s[last] * 1e6).astype(np.int64)
     return Aligned(values, ts.reshape(n, width), start, step_s)
+
+
+def _significant(table: FloatArray, digits: int = 6) -> list[list[float | None]]:
+    """Values rounded to ``digits`` significant digits (None where not finite)."""
+    finite = np.isfinite(table)
+    safe = np.where(finite & (table != 0), np.abs(table), 1.0)
+    scale = 10.0 ** (digits - 1 - np.floor(np.log10(safe)))
+    rounded = np.round(np.where(finite, table, 0.0) * scale) / scale
+    return [[v if ok else None for v, ok in zip(r, f, strict=True)]
+            for r, f in zip(rounded.tolist(), finite.tolist(), strict=True)]
 
 
 def _last_finite(values: FloatArray) -> IntArray:
@@ -184,13 +238,87 @@ def _evidence(aligned: Aligned, row: int, upto: int, expected: FloatArray,
               ) -> dict[str, object]:
     vals = aligned.values[row, : upto + 1]
     idx = np.nonzero(~np.isnan(vals))[0][-EVIDENCE_POINTS:]
-    points = [
-        [iso(int(aligned.ts_us[row, i])), round6(float(vals[i])), round6(float(expected[i])),
-         round6(float(lower[i])), round6(float(upper[i]))]
-        for i in idx
-    ]
+    table = _significant(np.stack([vals[idx], expected[idx], lower[idx], upper[idx]], axis=1))
+    points = [[iso(int(aligned.ts_us[row, i])), *values]
+              for i, values in zip(idx.tolist(), table, strict=True)]
     return {"step_seconds": aligned.step_s, "columns": ["time", "value", "expected", "lower",
                                                          "upper"], "points": points, **extra}
+
+
+@dataclass(slots=True)
+class _Scored:
+    """One score_matrix call, back in the series' own units, and how findings are read."""
+
+    items: Sequence[ScoreItem]
+    aligned: Aligned
+    factors: FloatArray  # weekday factors / floor scales (values were divided by them)
+    result: MatrixResult
+    config: DetectorConfig
+    last: IntArray  # each row's latest observed index (-1: none)
+    lower: FloatArray  # the result's band, computed once (each access recomputes it)
+    upper: FloatArray
+
+    def finding(self, row: int, onset: int, alert: int, direction: Direction, peak: float,
+                extra: dict[str, object]) -> Finding:
+        """The finding for ``row`` as of its latest point (``alert``'s band if unscored)."""
+        aligned, factors, li = self.aligned, self.factors, int(self.last[row])
+        exp = self.result.expected[row] * factors[row]
+        # A band below zero says nothing for counts and fractions that cannot go there.
+        floor = 0.0 if np.nanmin(aligned.values[row]) >= 0 else -math.inf
+        lo = np.maximum(self.lower[row] * factors[row], floor)
+        hi = self.upper[row] * factors[row]
+        pick = li if not math.isnan(exp[li]) else alert
+        score = float(self.result.score[row, pick])
+        weekday = float(factors[row, li] * self.items[row].scale)
+        if self.aligned.step_s == DAY and weekday != 1.0:
+            extra["weekday_factor"] = round6(weekday)
+        extra.update(onset=iso(int(aligned.ts_us[row, onset])),
+                     alert_at=iso(int(aligned.ts_us[row, alert])), k_alert=self.config.k_alert)
+        return Finding(
+            series=self.items[row].series, rule=self.items[row].rule, direction=direction,
+            onset_us=int(aligned.ts_us[row, onset]), alert_us=int(aligned.ts_us[row, alert]),
+            last_us=int(aligned.ts_us[row, li]), observed=float(aligned.values[row, li]),
+            expected=float(exp[pick]), lower=float(lo[pick]), upper=float(hi[pick]),
+            score=score if math.isfinite(score) else peak, peak=peak,
+            k_alert=self.config.k_alert,
+            evidence=_evidence(aligned, row, li, exp, lo, hi, extra),
+        )
+
+    def ongoing(self, row: int, a: Anomaly, hold: int) -> bool:
+        """Whether the excursion is still going on (or calm for fewer than ``hold`` points)
+        and departed for at least its rule's ``min_points``."""
+        li = int(self.last[row])
+        values, state = self.aligned.values[row], self.result.alerts.state[row]
+        if a.end_index is not None and \
+                int(np.count_nonzero(~np.isnan(values[a.end_index + 1 : li + 1]))) >= hold:
+            return False
+        span = slice(a.onset_index, li + 1)
+        departing = int(np.count_nonzero((state[span] != 0) & ~np.isnan(values[span])))
+        return departing >= self.items[row].rule.min_points
+
+    def wide_band(self, row: int) -> Finding | None:
+        """A move past the rule's ``max_rel_band`` at the latest point, at least k_onset
+        sigmas out: reported even if a short history left the band wider than that."""
+        rule, li = self.items[row].rule, int(self.last[row])
+        if rule.max_rel_band is None or li < 0:
+            return None
+        exp = float(self.result.expected[row, li] * self.factors[row, li])
+        obs = float(self.aligned.values[row, li])
+        z = float(self.result.score[row, li])
+        if not (math.isfinite(exp) and math.isfinite(z)) or exp == 0:
+            return None
+        moved = abs(obs - exp)
+        if moved < rule.max_rel_band * abs(exp) or moved < rule.min_abs_change \
+                or int(self.result.alerts.state[row, li]) == 0:
+            return None
+        onset = int(self.result.alerts.onset[row, li])
+        extra: dict[str, object] = {
+            "model": self.result.model_name(row, li),
+            "sigma": round6(float(self.result.fit.sigma[row, li] * self.factors[row, li])),
+            "reason": f"moved {moved / abs(exp):.0%}, past the widest band "
+                      f"(+-{rule.max_rel_band:.0%}) a short history allows",
+        }
+        return self.finding(row, onset, li, "up" if obs > exp else "down", z, extra)
 
 
 def score_group(items: Sequence[ScoreItem], step_s: int, config: DetectorConfig, at_us: int
@@ -206,65 +334,31 @@ def score_group(items: Sequence[ScoreItem], step_s: int, config: DetectorConfig,
     factors /= np.asarray([it.scale for it in items])[:, None]
     result = score_matrix(aligned.values / factors, step_s, aligned.start_slot * step_s,
                           config)
+    scored = _Scored(items, aligned, factors, result, config, _last_finite(aligned.values),
+                     result.lower, result.upper)
     latest: dict[int, Anomaly] = {}
     for anomaly in find_anomalies(result):
         latest[anomaly.series] = anomaly  # in (series, time) order: the last one wins
-    if not latest:
-        return []
-    last = _last_finite(aligned.values)
     hold = max(1, math.ceil(HOLD_SECONDS / step_s))
     stale_us = max(STALE_SECONDS, 3 * step_s) * 1_000_000
-    # Back to the series' own units (weekday factors are 1 unless applied).
-    exp, lo, hi = result.expected * factors, result.lower * factors, result.upper * factors
-    score, state = result.score, result.alerts.state
     out = []
-    for row, a in latest.items():
-        li = int(last[row])
+    for row in range(len(items)):
+        li = int(scored.last[row])
         if li < 0 or aligned.ts_us[row, li] < at_us - stale_us:
             continue
-        if a.end_index is not None:
-            calm = int(np.count_nonzero(~np.isnan(aligned.values[row, a.end_index + 1 : li + 1])))
-            if calm >= hold:
-                continue
-        rule = items[row].rule
-        if rule.min_points > 1:
-            span = slice(a.onset_index, li + 1)
-            departing = (state[row, span] != 0) & ~np.isnan(aligned.values[row, span])
-            if int(np.count_nonzero(departing)) < rule.min_points:
-                continue
-        pick = li if not math.isnan(exp[row, li]) else a.alert_index
-        latest_score = float(score[row, pick]) if not math.isnan(score[row, pick]) else a.score
-        ev = a.evidence
-        extra: dict[str, object] = {
-            "model": ev.model,
-            "sigma": round6(ev.sigma * float(factors[row, li])),
-            "baseline_points": len(ev.baseline_indices),
-            "onset": iso(int(aligned.ts_us[row, a.onset_index])),
-            "alert_at": iso(int(aligned.ts_us[row, a.alert_index])),
-            "k_alert": config.k_alert,
-        }
-        weekday = float(factors[row, li] * items[row].scale)
-        if step_s == DAY and weekday != 1.0:
-            extra["weekday_factor"] = round6(weekday)
-        # A band below zero says nothing for counts and fractions that cannot go there.
-        floor = 0.0 if np.nanmin(aligned.values[row]) >= 0 else -math.inf
-        out.append(Finding(
-            series=items[row].series,
-            rule=rule,
-            direction=a.direction,
-            onset_us=int(aligned.ts_us[row, a.onset_index]),
-            alert_us=int(aligned.ts_us[row, a.alert_index]),
-            last_us=int(aligned.ts_us[row, li]),
-            observed=float(aligned.values[row, li]),
-            expected=float(exp[row, pick]),
-            lower=max(floor, float(lo[row, pick])),
-            upper=float(hi[row, pick]),
-            score=latest_score,
-            peak=a.peak_score,
-            k_alert=config.k_alert,
-            evidence=_evidence(aligned, row, li, exp[row], np.maximum(lo[row], floor), hi[row],
-                               extra),
-        ))
+        a = latest.get(row)
+        if a is not None and scored.ongoing(row, a, hold):
+            extra: dict[str, object] = {
+                "model": a.evidence.model,
+                "sigma": round6(a.evidence.sigma * float(factors[row, li])),
+                "baseline_points": len(a.evidence.baseline_indices),
+            }
+            out.append(scored.finding(row, a.onset_index, a.alert_index, a.direction,
+                                      a.peak_score, extra))
+            continue
+        wide = scored.wide_band(row)
+        if wide is not None:
+            out.append(wide)
     return out
 
 

@@ -3,7 +3,9 @@
 
 A fall on an audience or activation asset (catalog kind) is ``audience_drop``; any other
 fall is ``volume_drop``; a rise is ``volume_spike``. The floors keep tiny tables quiet: a
-change must be at least 15% of the expected count and at least ten rows.
+change must be at least 15% of the expected count and at least ten rows. A move of 20% or
+more is reported once it is k_onset sigmas out, even when a short history (a daily load
+seen for a week) leaves the band wider than that.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from tools.detect.detectors.base import (
 )
 
 ROWS = MetricRule("data.row_count", up="volume_spike", down="volume_drop", noun="row count",
-                  min_abs_change=10.0, min_rel_change=0.15)
+                  min_abs_change=10.0, min_rel_change=0.15, max_rel_band=0.2)
 AUDIENCE = MetricRule("activation.audience.size", up="volume_spike", down="audience_drop",
-                      noun="audience size", min_abs_change=10.0, min_rel_change=0.15)
+                      noun="audience size", min_abs_change=10.0, min_rel_change=0.15,
+                      max_rel_band=0.2)
 AUDIENCE_KINDS = frozenset({"audience", "activation"})
 
 

@@ -124,6 +124,7 @@ def test_code_change_between_runs_is_info_with_a_diff() -> None:
     assert d.kind == "code_change" and d.severity == "info" and d.metric == "job.sql"
     assert d.onset_us == T0 + 5 * DAY
     assert "+1 -1 lines" in d.summary and "-where x" in d.evidence["diff"]
-    assert code_changes(job, runs, T0 + 8 * DAY) == [], "old news after two intervals"
+    assert code_changes(job, runs, T0 + 7 * DAY), "still news two days on"
+    assert code_changes(job, runs, T0 + 8 * DAY + 1) == [], "old news after three days"
     assert code_changes(job, runs[:5], T0 + 5 * DAY) == []
     assert code_changes(job, [_run(0, None, T0), _run(1, old, T0 + DAY)], T0 + DAY) == []

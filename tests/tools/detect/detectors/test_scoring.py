@@ -8,14 +8,17 @@ from typing import cast
 import numpy as np
 import pytest
 
-from tests.tools.detect.storedata import DAY, HOUR, T0
+from tests.tools.detect.storedata import DAY, HOUR, T0, Point, send_points
 from tools.detect.detectors.activation import new_error_codes
 from tools.detect.detectors.base import DetectContext, Direction, Finding, MetricRule
 from tools.detect.detectors.identity import CONFIDENCE, MERGE, IdentityDetector
 from tools.detect.detectors.scoring import align, infer_steps, snap_step
 from tools.detect.detectors.weekly import row_factors, weekday
+from tools.detect.engine import detect
+from tools.detect.settings import DetectSettings
 from tools.detect.signals import Series, SeriesKey
 from tools.nodes import NodeRef
+from tools.store import Store
 
 NODE = NodeRef.dataset("braze://acme", "audience.cart")
 MIN = 60_000_000
@@ -96,3 +99,28 @@ def test_confidence_drop_takes_the_kind_of_what_moved_with_it() -> None:
                                                 CONFIDENCE.metric: "identity_overmerge"}
     (alone,) = detector.detect(no_context, [_finding(CONFIDENCE, "down")])
     assert alone.kind == "identity_fragmentation"
+
+
+def _daily_rows(store: Store, last: float) -> None:
+    # Eight days of a daily load with 6% noise (so the band is about +-30%), then ``last``.
+    rows = [13_469.0, 10_160.0, 12_301.0, 11_591.0, 11_674.0, 11_845.0, 10_546.0, 11_833.0]
+    send_points(store, [Point("s3://acme", "orders/daily", "data.row_count",
+                              T0 + d * DAY + 2 * HOUR, value)
+                        for d, value in enumerate([*rows, last])])
+
+
+def test_a_large_drop_on_a_short_daily_history_is_reported(store: Store) -> None:
+    """A 23% drop is 3.7 sigmas on eight noisy points: under the 4-sigma alert, but past the
+    20% widest band and more than k_onset sigmas out, so it is a volume drop all the same;
+    a 10% drop is not."""
+    _daily_rows(store, 9_000.0)
+    at = T0 + 8 * DAY + 5 * HOUR
+    (drop,) = [d for d in detect(store, at, DetectSettings()) if d.kind == "volume_drop"]
+    assert drop.onset_us == T0 + 8 * DAY + 2 * HOUR and drop.severity == "medium"
+    assert "past the widest band" in drop.evidence["reason"]
+    assert drop.upper is not None and drop.lower is not None and drop.lower < 9_000.0
+
+
+def test_a_modest_drop_on_a_short_daily_history_is_not(store: Store) -> None:
+    _daily_rows(store, 10_500.0)
+    assert detect(store, T0 + 8 * DAY + 5 * HOUR, DetectSettings()) == []
