@@ -220,6 +220,9 @@ def main() -> None:
                 )
             )
         with backend(name, args.pg, folder) as url:
+            batched = ol_http_batched(url, make_events(args.events, seed=4))
+            rows.append(("OpenLineage HTTP, arrays of 100", name, batched, "events/s"))
+        with backend(name, args.pg, folder) as url:
             rows.append(
                 (f"OTLP/JSON file ({points:,} pts)", name, otlp_file(url, otlp_data), "points/s")
             )
