@@ -134,6 +134,17 @@ def _candidate(
                 return _Candidate(
                     out, slow[0].kind, min(first, *(onset[a.id] for a in slow)), own + by_node[out]
                 )
+    if kind == "late_data" and not graph.is_job(nid):
+        writers = [w for w in graph.graph.predecessors(nid) if graph.is_job(w)]
+        inputs = {i for w in writers for i in graph.graph.predecessors(w)}
+        # Late output from a job whose inputs are on time: the job itself is slow or
+        # stuck. (A late input would be a candidate of its own, upstream and earlier.)
+        if (
+            len(writers) == 1
+            and writers[0] not in by_node
+            and not any(a.kind == "late_data" for i in inputs for a in by_node.get(i, []))
+        ):
+            return _Candidate(writers[0], "latency_breach", first, own, via_output=nid)
     if kind in JOB_KINDS and not graph.is_job(nid):
         writers = [w for w in graph.graph.predecessors(nid) if graph.is_job(w)]
         # A job fault seen on its output: blame the one job that writes it, unless that
