@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from tools.detect.engine import run_detection
 from tools.incidents.model import IncidentView
 from tools.incidents.service import UnknownIncidentError, get_incident, refresh_incidents
 from tools.store.db import Store
@@ -28,8 +29,6 @@ class Investigation(BaseModel):
 def investigate(store: Store, at_us: int, *, incident_id: int | None = None) -> Investigation:
     """Detect anomalies as of ``at_us``, fold them into incidents, and return them most
     severe first (or just ``incident_id``, which must exist)."""
-    from tools.detect.engine import run_detection
-
     anomalies = run_detection(store, at_us)
     incidents = refresh_incidents(store, at_us)
     if incident_id is not None:
