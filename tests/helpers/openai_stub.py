@@ -10,24 +10,17 @@ exercised through the real client.
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 
+from tests.helpers.asgi_server import serve_asgi
+
 Entry = str | list[tuple[str, dict[str, Any]]] | Callable[[dict[str, Any]], Any]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -92,30 +85,9 @@ def _app(stub: OpenAIStub) -> FastAPI:
 @contextmanager
 def serve_openai_stub(script: list[Entry] | None = None) -> Iterator[OpenAIStub]:
     stub = OpenAIStub(script=list(script or []))
-    port = _free_port()
-    config = uvicorn.Config(
-        _app(stub),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        ws="none",
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the OpenAI stub server did not start")
-        time.sleep(0.01)
-    stub.base_url = f"http://127.0.0.1:{port}/v1"
-    try:
+    with serve_asgi(_app(stub), lifespan="off") as url:
+        stub.base_url = f"{url}/v1"
         yield stub
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 __all__ = ["Entry", "OpenAIStub", "serve_openai_stub"]

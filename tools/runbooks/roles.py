@@ -76,6 +76,15 @@ class ApproverDirectory:
             entry.teams = sorted({*entry.teams, *teams})
         return cls(users)
 
+    def merged(self, other: ApproverDirectory) -> ApproverDirectory:
+        """Both directories' users; a user in both has the union of roles and teams."""
+        users = {name: entry.model_copy(deep=True) for name, entry in self.users.items()}
+        for name, entry in other.users.items():
+            mine = users.setdefault(name, UserEntry())
+            mine.roles = sorted({*mine.roles, *entry.roles})
+            mine.teams = sorted({*mine.teams, *entry.teams})
+        return ApproverDirectory(users)
+
     def roles_of(self, user: str) -> list[str]:
         entry = self.users.get(user)
         return list(entry.roles) if entry else []

@@ -10,8 +10,6 @@ responses: any number of ``flowsleuth serve`` processes can answer any request.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -20,6 +18,7 @@ from starlette.routing import Route
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
+from tools.server.lifespan import chain_lifespan
 from tools.server.mcp.auth import McpSettings, StaticTokenVerifier, load_tokens, split_list
 from tools.server.mcp.server import build_mcp_server
 from tools.store.db import Store
@@ -79,19 +78,8 @@ def mount_mcp(
     )
     # The MCP app (auth middleware, transport) answers this one path; FastAPI keeps the rest.
     app.router.routes.append(Route(MCP_PATH, endpoint=mcp_app))
-    _chain_lifespan(app, server.session_manager.run)
+    chain_lifespan(app, server.session_manager.run)
     return server
-
-
-def _chain_lifespan(app: FastAPI, inner: Callable[[], Any]) -> None:
-    outer = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(a: Any) -> AsyncIterator[Any]:
-        async with inner(), outer(a) as state:
-            yield state
-
-    app.router.lifespan_context = lifespan
 
 
 __all__ = ["MCP_PATH", "mount_mcp", "transport_security"]

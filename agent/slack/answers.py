@@ -1,0 +1,156 @@
+"""Answers to ``@flowsleuth ...`` and ``/flowsleuth ...``.
+
+A few words are commands with fixed answers from the store (``help``, ``incidents``,
+``incident 12``, ``approvals``). Anything else is a question: chat mode answers it when
+an LLM is configured; without one, the answer is the incident record the question is
+most likely about (named by ``#12``, by a node name, or else the most severe open one),
+said as such. Either way it is text for Slack, escaped, never a command to run.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+
+from langchain_core.language_models import BaseChatModel
+
+from agent.slack.blocks import escape, money, short
+from tools.incidents import UnknownIncidentError, get_incident, list_incidents
+from tools.incidents.model import IncidentView
+from tools.runbooks import list_proposals
+from tools.store.db import Store
+from tools.store.models import now_micros
+
+log = logging.getLogger(__name__)
+
+HELP = (
+    "Ask me about the pipelines, e.g. `@flowsleuth why did the churn audience shrink?`\n"
+    "Commands: `incidents` (open incidents), `incident <id>`, `approvals` (waiting for a "
+    "decision), `help`. Approve or reject with the buttons on an incident's message."
+)
+INCIDENT_REF = re.compile(r"(?:#|\bincident\s+)(\d{1,9})\b", re.IGNORECASE)
+MAX_ANSWER = 3500
+
+
+def answer(
+    store: Store,
+    question: str,
+    *,
+    model: BaseChatModel | None = None,
+    clock: Callable[[], int] = now_micros,
+) -> str:
+    text = question.strip()
+    word = text.lower().split(maxsplit=1)[0] if text else "help"
+    if word in ("help", "?"):
+        return HELP
+    if word in ("incidents", "status"):
+        return open_incidents(store)
+    if word in ("approvals", "pending"):
+        return pending_approvals(store)
+    if word == "incident" and INCIDENT_REF.search(text):
+        return about_incident(store, text)
+    if model is not None:
+        return _chat(store, text, model, clock)
+    return about_incident(store, text, no_llm=True)
+
+
+def _chat(store: Store, question: str, model: BaseChatModel, clock: Callable[[], int]) -> str:
+    # Imported here: the agent framework and MCP client take seconds to load.
+    from agent.chat import ask, own_server
+
+    try:
+        reply = ask(question, model, own_server(store, clock=clock))
+    except Exception as exc:  # the model's endpoint is outside our control
+        log.warning("slack: chat mode failed, answering from the record: %s", exc)
+        return about_incident(store, question, no_llm=True, why=f"the LLM failed: {exc}")
+    return escape(reply.answer)[:MAX_ANSWER]
+
+
+def open_incidents(store: Store) -> str:
+    incidents = list_incidents(store, status="open", limit=20)
+    if not incidents:
+        return "No open incidents."
+    lines = [f"*{len(incidents)} open incident(s)*"]
+    for inc in incidents:
+        lines.append(
+            f"• #{inc.id} [{inc.severity}] {escape(inc.title)} — {inc.campaigns_affected} "
+            f"campaigns, {money(inc.revenue_at_risk_per_day)}/day at risk"
+        )
+    return "\n".join(lines)
+
+
+def pending_approvals(store: Store) -> str:
+    pending = list_proposals(store, status="proposed", limit=20)
+    if not pending:
+        return "Nothing waits for a decision."
+    lines = [f"*{len(pending)} proposal(s) waiting for a decision*"]
+    for p in pending:
+        lines.append(
+            f"• #{p.id} ({p.tier} impact) for incident #{p.incident_id}: "
+            f"{escape(p.plan.description or p.action_key)}; expires {p.expires_at}"
+        )
+    return "\n".join(lines)
+
+
+def about_incident(
+    store: Store, question: str, *, no_llm: bool = False, why: str | None = None
+) -> str:
+    incident, how = _pick(store, question)
+    if incident is None:
+        return how
+    lines = [f"*Incident #{incident.id}* ({incident.status}, {incident.severity}): "
+             f"{escape(incident.title)}"]
+    if how:
+        lines.append(f"_{how}_")
+    for rank, cause in enumerate(incident.root_causes[:2], start=1):
+        label = "Most likely" if rank == 1 else "Alternative"
+        lines.append(
+            f"{label}: `{escape(cause.kind)}` at `{escape(short(cause.node))}` "
+            f"({cause.confidence:.0%} confidence, since {cause.onset or 'unknown'})"
+        )
+        lines += [f"  • {escape(ev.text)}" for ev in cause.evidence[: 3 if rank == 1 else 1]]
+    if not incident.root_causes:
+        lines.append("No root cause is ranked yet.")
+    lines.append(
+        f"Impact: {incident.campaigns_affected} campaigns, "
+        f"{money(incident.revenue_at_risk_per_day)}/day revenue at risk; owners: "
+        f"{escape(', '.join(incident.owners) or 'none')}"
+    )
+    waiting = [p for p in list_proposals(store, incident_id=incident.id) if p.status == "proposed"]
+    if waiting:
+        lines.append(
+            "Waiting for a decision: "
+            + "; ".join(f"#{p.id} {escape(p.plan.description or p.action_key)}" for p in waiting)
+        )
+    if no_llm:
+        lines.append(
+            f"_Answered from the incident record ({why or 'no LLM is configured'})._"
+        )
+    return "\n".join(lines)[:MAX_ANSWER]
+
+
+def _pick(store: Store, question: str) -> tuple[IncidentView | None, str]:
+    """The incident a question is about, and how it was chosen (shown to the asker)."""
+    ref = INCIDENT_REF.search(question)
+    if ref:
+        try:
+            return get_incident(store, int(ref.group(1))), ""
+        except UnknownIncidentError:
+            return None, f"There is no incident #{ref.group(1)}."
+    candidates = list_incidents(store, status="open", limit=50)
+    if not candidates:
+        return None, "No open incidents: nothing in the pipelines is known to be wrong."
+    words = {w for w in re.findall(r"[a-z0-9_]{4,}", question.lower())}
+    best, best_hits = None, 0
+    for inc in candidates:
+        names = {inc.title.lower()} | {short(n).lower() for n in inc.impacted}
+        names |= {short(c.node).lower() for c in inc.root_causes}
+        hits = sum(1 for w in words if any(w in name for name in names))
+        if hits > best_hits:
+            best, best_hits = inc, hits
+    if best is not None:
+        return best, ""
+    top = candidates[0]  # list_incidents ranks by severity, then revenue at risk
+    more = f" ({len(candidates) - 1} more open: say `incidents`)" if len(candidates) > 1 else ""
+    return top, f"The question names no incident; this is the most severe open one{more}."

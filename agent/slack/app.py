@@ -1,0 +1,258 @@
+"""The Slack app (slack-bolt): approve/reject buttons, mentions, ``/flowsleuth``.
+
+Every listener acknowledges first (Slack wants an answer within 3 s) and does the work
+after, in Bolt's listener threads. Decisions go through the runbook engine exactly as
+the web queue's do: the Slack user is mapped to a flowsleuth user whose roles the engine
+checks, the engine's status claim lets one click win, and only the winning click resumes
+the investigation. Request signatures (HTTP mode) are checked by Bolt with Slack's
+5-minute timestamp tolerance; a bad or stale signature is a 401 before any listener runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from agent.slack.answers import answer
+from agent.slack.blocks import APPROVE, REJECT, escape
+from agent.slack.notifier import IncidentNotifier
+from agent.slack.settings import SlackSettings
+from tools.runbooks import NotAllowedError, UnknownProposalError, approve, reject
+from tools.runbooks.audit import record as record_audit
+from tools.runbooks.executors import ExecutorRegistry
+from tools.runbooks.roles import ApproverDirectory, DirectoryError
+from tools.store.db import Store
+from tools.store.models import now_micros
+
+log = logging.getLogger(__name__)
+
+MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+SEEN_EVENTS = 2_000  # Slack retries deliveries; remember this many event ids to skip them
+
+
+class SlackSurface:
+    """The Bolt app plus what its listeners need; build it with :func:`build_slack`."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: SlackSettings,
+        *,
+        directory: ApproverDirectory,
+        executors: Callable[[], ExecutorRegistry],
+        clock: Callable[[], int] = now_micros,
+        model: BaseChatModel | None = None,
+        client: WebClient | None = None,
+    ) -> None:
+        if settings.bot_token is None:
+            raise ValueError("the Slack app needs a bot token")
+        self.store = store
+        self.settings = settings
+        self.directory = directory
+        self.executors = executors
+        self.clock = clock
+        self.model = model
+        self.client = client or WebClient(
+            token=settings.bot_token.get_secret_value(), base_url=settings.api_url
+        )
+        self.notifier = IncidentNotifier(store, self.client, settings, clock=clock)
+        secret = settings.signing_secret.get_secret_value() if settings.signing_secret else None
+        self.app = App(
+            client=self.client,
+            signing_secret=secret,
+            # Without a signing secret the app only runs over Socket Mode, whose
+            # connection is authenticated by the app-level token instead.
+            request_verification_enabled=secret is not None,
+            # auth.test would run at construction, i.e. at every server start.
+            token_verification_enabled=False,
+            process_before_response=False,
+        )
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._seen_lock = threading.Lock()
+        self._register()
+
+    # -- listeners -------------------------------------------------------------------
+
+    def _register(self) -> None:
+        app = self.app
+
+        @app.action(APPROVE)
+        def _approve(ack: Callable[..., Any], body: dict[str, Any]) -> None:
+            ack()
+            self.decide(body, "approved")
+
+        @app.action(REJECT)
+        def _reject(ack: Callable[..., Any], body: dict[str, Any]) -> None:
+            ack()
+            self.decide(body, "rejected")
+
+        @app.event("app_mention")
+        def _mention(event: dict[str, Any], body: dict[str, Any]) -> None:
+            if event.get("bot_id") or self._repeat(str(body.get("event_id") or "")):
+                return
+            question = MENTION.sub("", str(event.get("text") or "")).strip()
+            thread = str(event.get("thread_ts") or event["ts"])
+            self._post(str(event["channel"]), self._answer(question), thread_ts=thread)
+
+        @app.command("/flowsleuth")
+        def _command(
+            ack: Callable[..., Any], command: dict[str, Any], respond: Callable[..., Any]
+        ) -> None:
+            question = str(command.get("text") or "").strip()
+            if not question or question.lower() == "help":
+                ack(text=self._answer("help"), response_type="ephemeral")
+                return
+            ack()
+            self.ask_in_thread(command, question, respond)
+
+        @app.event("message")
+        def _ignore_messages() -> None:
+            """Channel chatter is not addressed to flowsleuth (mentions are)."""
+
+    # -- decisions -------------------------------------------------------------------
+
+    def decide(self, body: dict[str, Any], outcome: str) -> None:
+        """One button click: decide through the engine, resume the investigation if this
+        click won, then edit the incident message and say what happened."""
+        slack_user = str(body["user"]["id"])
+        channel = str((body.get("channel") or body.get("container") or {}).get("id") or "")
+        message_ts = str((body.get("message") or {}).get("ts") or "")
+        try:
+            proposal_id = int(body["actions"][0]["value"])
+        except (KeyError, IndexError, TypeError, ValueError):
+            self._ephemeral(channel, slack_user, "That button carries no proposal id.")
+            return
+        user = self.settings.user_for(slack_user)
+        if user is None:
+            record_audit(
+                self.store,
+                actor=f"slack:{slack_user}",
+                event="approval_refused" if outcome == "approved" else "rejection_refused",
+                rationale="Slack user is not mapped to a flowsleuth user (FLOWSLEUTH_SLACK_USERS)",
+                payload={"attempted": outcome, "via": "slack"},
+                proposal_id=proposal_id,
+                at_us=self.clock(),
+            )
+            self._ephemeral(
+                channel,
+                slack_user,
+                "Your Slack account is not mapped to a flowsleuth user, so you cannot decide "
+                f"proposal #{proposal_id}. Nothing was changed.",
+            )
+            return
+        act = approve if outcome == "approved" else reject
+        try:
+            decision = act(
+                self.store,
+                proposal_id,
+                user,
+                f"via Slack by {user}",
+                directory=self.directory,
+                now_us=self.clock(),
+            )
+        except NotAllowedError as exc:
+            self._ephemeral(channel, slack_user, f"Refused: {escape(str(exc))}")
+            return
+        except (UnknownProposalError, DirectoryError) as exc:
+            self._ephemeral(channel, slack_user, escape(str(exc)))
+            return
+        if not decision.won:
+            self._ephemeral(
+                channel,
+                slack_user,
+                f"Proposal #{proposal_id} was already decided: {decision.status} by "
+                f"{escape(decision.decided_by)} at {decision.decided_at}. Nothing was changed.",
+            )
+            return
+        said = f"<@{slack_user}> {decision.outcome} proposal #{proposal_id}"
+        said += self._resume(decision, outcome, user)
+        try:
+            self.notifier.sync_one(decision.incident_id)
+        except SlackApiError as exc:
+            log.warning("slack: incident %s message not updated: %s", decision.incident_id, exc)
+        self._post(channel, said, thread_ts=message_ts or None)
+
+    def _resume(self, decision: Any, outcome: str, user: str) -> str:
+        # Imported here: LangGraph takes a while to load and only decisions need it.
+        from agent.approvals import ResumeError, apply_decision
+
+        registry = self.executors()
+        try:
+            applied = apply_decision(
+                self.store,
+                decision,
+                registry,
+                apply_now=outcome == "approved",
+                actor=user,
+                now_us=self.clock(),
+            )
+        except ResumeError as exc:
+            return f"; the investigation was not resumed: {escape(str(exc))}"
+        except Exception as exc:  # the decision stands; say that applying it failed
+            log.exception("slack: applying proposal %s failed", decision.proposal_id)
+            return f"; applying it failed: {escape(str(exc))}"
+        finally:
+            registry.close()
+        if applied is None:
+            return "."
+        return f": {escape(applied.status)} — {escape(applied.message)}"
+
+    # -- questions -------------------------------------------------------------------
+
+    def ask_in_thread(
+        self, command: dict[str, Any], question: str, respond: Callable[..., Any]
+    ) -> None:
+        """Post the question where it was asked and the answer in its thread; where the
+        bot may not post (not in the channel), answer through the command's response_url."""
+        reply = self._answer(question)
+        channel = str(command.get("channel_id") or "")
+        try:
+            parent = self.client.chat_postMessage(
+                channel=channel,
+                text=f"<@{command.get('user_id')}> asked: {escape(question)}",
+            )
+            self.client.chat_postMessage(channel=channel, thread_ts=parent["ts"], text=reply)
+        except SlackApiError as exc:
+            log.info("slack: answering /flowsleuth through response_url: %s", exc)
+            respond(text=reply, response_type="ephemeral")
+
+    def _answer(self, question: str) -> str:
+        try:
+            return answer(self.store, question, model=self.model, clock=self.clock)
+        except Exception as exc:  # a question must get a reply, even about a failure
+            log.exception("slack: answering %r failed", question)
+            return f"Sorry, that failed: {escape(str(exc))}"
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _repeat(self, event_id: str) -> bool:
+        if not event_id:
+            return False
+        with self._seen_lock:
+            if event_id in self._seen:
+                return True
+            self._seen[event_id] = None
+            while len(self._seen) > SEEN_EVENTS:
+                self._seen.popitem(last=False)
+        return False
+
+    def _post(self, channel: str, text: str, *, thread_ts: str | None = None) -> None:
+        try:
+            self.client.chat_postMessage(channel=channel, text=text, thread_ts=thread_ts)
+        except SlackApiError as exc:
+            log.warning("slack: could not post to %s: %s", channel, exc)
+
+    def _ephemeral(self, channel: str, user: str, text: str) -> None:
+        try:
+            self.client.chat_postEphemeral(channel=channel, user=user, text=text)
+        except SlackApiError as exc:
+            log.warning("slack: could not tell %s: %s", user, exc)

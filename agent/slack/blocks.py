@@ -1,0 +1,174 @@
+"""Block Kit for an incident: one message per incident, rebuilt whole on every change.
+
+The message is a pure function of the incident and its proposals, so "did anything
+change?" is a digest comparison, and a message edited after a decision or a resolution
+shows exactly what the store says. Everything from telemetry is escaped: a log line
+holding ``<!channel>`` must not page a whole channel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from tools.incidents.model import IncidentView
+from tools.runbooks.proposals import Proposal
+
+APPROVE = "flowsleuth_approve"
+REJECT = "flowsleuth_reject"
+SEVERITY_ICON = {
+    "critical": ":red_circle:",
+    "high": ":large_orange_circle:",
+    "medium": ":large_yellow_circle:",
+    "low": ":white_circle:",
+    "info": ":white_circle:",
+}
+MAX_EVIDENCE = 3
+MAX_TEXT = 2900  # a section's text is capped at 3,000 characters by Slack
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters; what remains cannot mention or link anything."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def short(node: str) -> str:
+    """dataset:braze://acme:audience.x -> audience.x"""
+    return node.rsplit(":", 1)[-1]
+
+
+def money(value: float | None) -> str:
+    return f"${value or 0:,.0f}"
+
+
+def _section(text: str) -> dict[str, Any]:
+    if len(text) > MAX_TEXT:
+        text = text[: MAX_TEXT - 1] + "…"
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:MAX_TEXT]}]}
+
+
+def summary_text(incident: IncidentView) -> str:
+    """The notification text (what a phone shows; also the fallback for old clients)."""
+    state = "RESOLVED" if incident.status == "resolved" else incident.severity.upper()
+    return (
+        f"[{state}] Incident #{incident.id}: {incident.title} "
+        f"({incident.campaigns_affected} campaigns, "
+        f"{money(incident.revenue_at_risk_per_day)}/day at risk)"
+    )
+
+
+def incident_blocks(
+    incident: IncidentView,
+    proposals: Sequence[Proposal] = (),
+    *,
+    public_url: str | None = None,
+) -> list[dict[str, Any]]:
+    resolved = incident.status == "resolved"
+    icon = ":white_check_mark:" if resolved else SEVERITY_ICON.get(incident.severity, "")
+    head = "Resolved" if resolved else incident.severity.capitalize()
+    blocks: list[dict[str, Any]] = [
+        _section(f"{icon} *{head}: incident #{incident.id}*\n{escape(incident.title)}"),
+        _context(
+            f"opened {incident.opened_at}"
+            + (f" · resolved {incident.resolved_at}" if incident.resolved_at else "")
+            + f" · owners: {escape(', '.join(incident.owners) or 'none')}"
+            + f" · {len(incident.symptoms)} symptoms"
+        ),
+    ]
+    if incident.root_causes:
+        cause = incident.root_causes[0]
+        lines = [
+            f"*Likely root cause* ({cause.confidence:.0%}): `{escape(cause.kind)}` at "
+            f"`{escape(short(cause.node))}` since {cause.onset or 'an unknown time'}"
+        ]
+        lines += [f"• {escape(ev.text)}" for ev in cause.evidence[:MAX_EVIDENCE]]
+        blocks.append(_section("\n".join(lines)))
+    at_risk = [n for n in incident.at_risk if n.kind == "campaign"] or incident.at_risk
+    named = ", ".join(escape(short(n.node)) for n in at_risk[:5])
+    blocks.append(
+        _section(
+            f"*Blast radius*: {incident.campaigns_affected} campaigns, "
+            f"{money(incident.revenue_at_risk_per_day)}/day revenue at risk"
+            + (f"\n{named}" if named else "")
+        )
+    )
+    for proposal in proposals:
+        blocks.extend(proposal_blocks(proposal, resolved=resolved))
+    if public_url:
+        link = f"{public_url.rstrip('/')}/ui/incidents/{incident.id}"
+        blocks.append(_context(f"<{link}|Open incident #{incident.id} in flowsleuth>"))
+    return blocks
+
+
+def proposal_blocks(proposal: Proposal, *, resolved: bool = False) -> list[dict[str, Any]]:
+    """A proposal: what it does, its tier and blast radius, then buttons while it waits
+    for a person, or who decided what and how it went once decided."""
+    plan = proposal.plan
+    radius = proposal.blast_radius
+    text = (
+        f"*Proposal #{proposal.id}* ({escape(proposal.tier)} impact, {proposal.status}): "
+        f"{escape(plan.description or proposal.action_key)}\n"
+        f"Blast radius: {radius.get('campaigns_affected', 0)} campaigns, "
+        f"{money(radius.get('revenue_at_risk_per_day'))}/day · rollback: "
+        f"{escape(str(proposal.rollback_plan.get('summary') or 'none'))}"
+    )
+    if proposal.dry_run is not None:
+        text += f"\nDry run: {escape(proposal.dry_run.summary)}"
+    blocks = [_section(text)]
+    if proposal.status == "proposed" and not resolved:
+        roles = ", ".join(plan.decision.required_roles) or "an owner"
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"proposal-{proposal.id}",
+                "elements": [
+                    _button("Approve", APPROVE, proposal.id, "primary"),
+                    _button("Reject", REJECT, proposal.id, "danger"),
+                ],
+            }
+        )
+        blocks.append(_context(f"Needs: {escape(roles)} · expires {proposal.expires_at}"))
+    elif proposal.decided_by:
+        verdict = proposal.status
+        line = (
+            f"{verdict.capitalize()} by *{escape(proposal.decided_by)}* at "
+            f"{proposal.decided_at}: {escape(proposal.reason or '(no reason given)')}"
+        )
+        if proposal.result:
+            line += f"\nResult: {escape(str(proposal.result.get('detail') or proposal.status))}"
+        if proposal.verification is not None:
+            line += (
+                f"\nVerification: {escape(proposal.verification.status)}"
+                f" — {escape(proposal.verification.detail)}"
+            )
+        blocks.append(_context(line))
+    return blocks
+
+
+def _button(label: str, action_id: str, proposal_id: int, style: str) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": label},
+        "action_id": action_id,
+        "value": str(proposal_id),
+        "style": style,
+    }
+    if action_id == APPROVE:
+        button["confirm"] = {
+            "title": {"type": "plain_text", "text": f"Approve proposal #{proposal_id}?"},
+            "text": {"type": "mrkdwn", "text": "flowsleuth will apply it and verify the result."},
+            "confirm": {"type": "plain_text", "text": "Approve"},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+        }
+    return button
+
+
+def digest(text: str, blocks: list[dict[str, Any]]) -> str:
+    return hashlib.sha256(orjson.dumps([text, blocks], option=orjson.OPT_SORT_KEYS)).hexdigest()

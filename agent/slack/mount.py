@@ -1,0 +1,108 @@
+"""The Slack app inside ``flowsleuth serve``: ``POST /slack/events`` (HTTP mode), a
+Socket Mode connection when an app-level token is set, and the message sync loop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from langchain_core.language_models import BaseChatModel
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from starlette.concurrency import run_in_threadpool
+
+from agent.slack.app import SlackSurface
+from agent.slack.settings import SlackSettings
+from tools.runbooks.executors import ExecutorRegistry
+from tools.runbooks.roles import ApproverDirectory
+from tools.server.lifespan import chain_lifespan
+from tools.store.db import Store
+from tools.store.models import now_micros
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+
+
+class SyncLoop:
+    """Keeps incident messages current: a sync every ``interval`` seconds until stopped."""
+
+    def __init__(self, surface: SlackSurface, interval: float) -> None:
+        self.surface = surface
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="slack-sync", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                report = self.surface.notifier.sync()
+                if report.posted or report.updated:
+                    log.info("slack: posted %s, updated %s", report.posted, report.updated)
+            except Exception:  # a bad pass must not end the loop; the next one may work
+                log.exception("slack: incident message sync failed")
+            self._stop.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+
+def mount_slack(
+    app: FastAPI,
+    store: Store,
+    settings: SlackSettings,
+    *,
+    directory: ApproverDirectory,
+    executors: Callable[[], ExecutorRegistry],
+    clock: Callable[[], int] = now_micros,
+    model: BaseChatModel | None = None,
+    sync_loop: bool = True,
+) -> SlackSurface:
+    """Serve the Slack app from ``app``. HTTP mode (a signing secret) adds
+    ``POST /slack/events``; Socket Mode (an app token) connects out at start-up."""
+    surface = SlackSurface(
+        store, settings, directory=directory, executors=executors, clock=clock, model=model
+    )
+    if settings.signing_secret is not None:
+
+        @app.post(EVENTS_PATH, tags=["slack"], summary="Slack Events API and interactivity")
+        async def slack_events(request: Request) -> Response:
+            body = await request.body()
+            # dispatch() returns as soon as the listener acknowledges; the listener goes
+            # on in Bolt's threads. It blocks until then, so keep it off the event loop.
+            bolt_response = await run_in_threadpool(
+                surface.app.dispatch, to_bolt_request(request, body)
+            )
+            return to_starlette_response(bolt_response)
+
+    @asynccontextmanager
+    async def running() -> AsyncIterator[None]:
+        loop = SyncLoop(surface, settings.sync_interval_s) if sync_loop else None
+        socket: Any = None
+        if settings.app_token is not None:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            socket = SocketModeHandler(surface.app, settings.app_token.get_secret_value())
+            await run_in_threadpool(socket.connect)
+        if loop is not None:
+            loop.start()
+        try:
+            yield
+        finally:
+            if loop is not None:
+                await run_in_threadpool(loop.stop)
+            if socket is not None:
+                await run_in_threadpool(socket.close)
+
+    chain_lifespan(app, running)
+    return surface

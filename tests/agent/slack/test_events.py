@@ -1,0 +1,239 @@
+"""Signed requests against the Bolt app inside ``create_web_app``, over loopback HTTP,
+with a fake Slack Web API recording what the app says back."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+import httpx
+from slack_sdk import WebClient
+from sqlalchemy import select
+
+from agent.graph.build import build_graph
+from agent.graph.checkpoint import open_checkpointer
+from agent.graph.run import thread_config
+from agent.slack.blocks import APPROVE, REJECT
+from agent.slack.notifier import IncidentNotifier
+from tests.agent.slack.conftest import CHANNEL, World, slack_settings
+from tests.agent.slack.fake_slack import block_action, mention_event, slash_command
+from tools.runbooks import get_proposal
+from tools.runbooks.audit import list_audit
+from tools.store.models_notifications import NotificationRow
+
+EVENTS = "/slack/events"
+
+
+def _high(world: World) -> int:
+    """The awaited proposal that needs a data-lead (refresh the vendor credential)."""
+    for pid in world.awaiting:
+        if get_proposal(world.store, pid).tier == "high":
+            return pid
+    raise AssertionError("the scenario should await a high-tier proposal")
+
+
+def _incident_message(world: World) -> dict[str, Any]:
+    [posted] = world.slack.wait_for(
+        "chat.postMessage", where=lambda a: a.get("blocks") and not a.get("thread_ts")
+    )
+    return posted
+
+
+def _decisions(world: World, pid: int) -> int:
+    with open_checkpointer(world.store) as saver:
+        state = build_graph(saver).get_state(thread_config(world.incident_id)).values
+    return [d["proposal_id"] for d in state.get("decisions", [])].count(pid)
+
+
+def _text(blocks: list[dict[str, Any]]) -> str:
+    return json.dumps(blocks)
+
+
+def test_the_incident_message_is_posted_once_with_buttons(world: World) -> None:
+    posted = _incident_message(world)
+    assert posted["channel"] == CHANNEL
+    assert f"Incident #{world.incident_id}" in posted["text"]
+    actions = [b for b in posted["blocks"] if b["type"] == "actions"]
+    assert {b["block_id"] for b in actions} == {f"proposal-{p}" for p in world.awaiting}
+    assert "flowsleuth.example.com/ui/incidents/" in _text(posted["blocks"])
+    # A later sync with nothing changed edits nothing.
+    report = _surface_sync(world)
+    assert report == ([], [])
+
+
+def _surface_sync(world: World) -> tuple[list[int], list[int]]:
+    notifier = IncidentNotifier(
+        world.store,
+        WebClient(token="xoxb-test", base_url=world.slack.api_url),
+        slack_settings(world.slack),
+    )
+    report = notifier.sync()
+    return report.posted, report.updated
+
+
+def test_a_double_click_approves_once_and_resumes_the_agent_once(world: World) -> None:
+    _incident_message(world)
+    pid = _high(world)
+    ts = posted_ts(world)  # the click comes from the incident message itself
+    body = block_action(APPROVE, pid, user="U0LEAD", channel=CHANNEL, message_ts=ts)
+    results: list[int] = []
+
+    def click() -> None:
+        results.append(world.post(EVENTS, body).status_code)
+
+    clicks = [threading.Thread(target=click) for _ in range(2)]
+    for t in clicks:
+        t.start()
+    for t in clicks:
+        t.join()
+    assert results == [200, 200]
+    said = world.slack.wait_for(
+        "chat.postMessage", where=lambda a: f"approved proposal #{pid}" in str(a.get("text"))
+    )
+    told = world.slack.wait_for(
+        "chat.postEphemeral", where=lambda a: "already decided" in str(a.get("text"))
+    )
+    assert len(said) == 1 and len(told) == 1
+    assert said[0]["thread_ts"] == ts
+    proposal = get_proposal(world.store, pid)
+    assert proposal.decided_by == "lead" and proposal.status != "proposed"
+    approvals = [e for e in list_audit(world.store, proposal_id=pid) if e.event == "approved"]
+    assert len(approvals) == 1
+    assert _decisions(world, pid) == 1
+    # The credential refresh reached the remediation API exactly once.
+    refreshes = [c for c in world.api.writes() if "credential" in c.path]
+    assert len(refreshes) == 1, [c.path for c in world.api.writes()]
+    # The incident message was edited in place: same ts, decision shown, no buttons for it.
+    [update] = world.slack.wait_for("chat.update")
+    assert update["ts"] == ts and update["channel"] == CHANNEL
+    assert f"proposal-{pid}" not in {b.get("block_id") for b in update["blocks"]}
+    assert "by *lead*" in _text(update["blocks"])
+
+
+def posted_ts(world: World) -> str:
+    with world.store.read() as conn:
+        row = conn.execute(
+            select(NotificationRow.ref).where(NotificationRow.incident_id == world.incident_id)
+        ).scalar_one()
+    return str(row)
+
+
+def test_the_click_is_acknowledged_before_the_work_is_done(world: World) -> None:
+    _incident_message(world)
+    pid = _high(world)
+    world.gate.clear()  # the listener will block when it asks for executors
+    try:
+        resp = world.post(EVENTS, block_action(APPROVE, pid, user="U0LEAD", channel=CHANNEL))
+        assert resp.status_code == 200
+        # Acknowledged, decided (the claim happens before executors are needed), but the
+        # agent has not resumed: nothing applied, no reply yet.
+        assert world.slack.of("chat.update") == []
+        assert not [c for c in world.api.writes() if "credential" in c.path]
+    finally:
+        world.gate.set()
+    said = world.slack.wait_for(
+        "chat.postMessage", where=lambda a: f"approved proposal #{pid}" in str(a.get("text"))
+    )
+    assert len(said) == 1
+
+
+def test_a_user_without_the_role_is_refused(world: World) -> None:
+    _incident_message(world)
+    pid = _high(world)
+    resp = world.post(EVENTS, block_action(APPROVE, pid, user="U0ENG", channel=CHANNEL))
+    assert resp.status_code == 200
+    [told] = world.slack.wait_for("chat.postEphemeral")
+    assert told["user"] == "U0ENG" and "Refused" in told["text"] and "data-lead" in told["text"]
+    assert get_proposal(world.store, pid).status == "proposed"
+    assert _decisions(world, pid) == 0
+
+
+def test_an_unmapped_slack_user_decides_nothing(world: World) -> None:
+    _incident_message(world)
+    pid = _high(world)
+    resp = world.post(EVENTS, block_action(REJECT, pid, user="U0STRANGER", channel=CHANNEL))
+    assert resp.status_code == 200
+    [told] = world.slack.wait_for("chat.postEphemeral")
+    assert "not mapped" in told["text"]
+    assert get_proposal(world.store, pid).status == "proposed"
+    refused = [e for e in list_audit(world.store, proposal_id=pid) if e.event.endswith("refused")]
+    assert [e.actor for e in refused] == ["slack:U0STRANGER"]
+
+
+def test_a_bad_signature_is_refused_with_401(world: World) -> None:
+    _incident_message(world)
+    pid = _high(world)
+    body = block_action(APPROVE, pid, user="U0LEAD", channel=CHANNEL)
+    resp = world.post(EVENTS, body, secret="not-the-secret")
+    assert resp.status_code == 401
+    unsigned = httpx.post(
+        f"{world.url}{EVENTS}",
+        content=body,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert unsigned.status_code == 401
+    time.sleep(0.5)  # a listener, had one run, would have replied by now
+    assert world.slack.of("chat.postEphemeral") == []
+    assert get_proposal(world.store, pid).status == "proposed"
+
+
+def test_a_stale_timestamp_is_refused_with_401(world: World) -> None:
+    _incident_message(world)
+    pid = _high(world)
+    body = block_action(APPROVE, pid, user="U0LEAD", channel=CHANNEL)
+    # Correctly signed, but six minutes old: a replayed request.
+    resp = world.post(EVENTS, body, timestamp=int(time.time()) - 360)
+    assert resp.status_code == 401
+    assert get_proposal(world.store, pid).status == "proposed"
+
+
+def test_a_mention_is_answered_in_its_thread_once(world: World) -> None:
+    _incident_message(world)
+    event = mention_event("why did the braze sync fail?", event_id="Ev1", ts="1700000200.0001")
+    for _ in range(2):  # Slack retries a delivery it thinks was lost
+        resp = world.post(EVENTS, event, content_type="application/json")
+        assert resp.status_code == 200
+    world.slack.wait_for(
+        "chat.postMessage", where=lambda a: a.get("thread_ts") == "1700000200.0001"
+    )
+    time.sleep(0.3)  # room for a second, duplicate answer to arrive, were there one
+    replies = [
+        a for a in world.slack.of("chat.postMessage") if a.get("thread_ts") == "1700000200.0001"
+    ]
+    assert len(replies) == 1
+    text = replies[0]["text"]
+    assert f"Incident #{world.incident_id}" in text
+    assert "no LLM is configured" in text
+
+
+def test_the_slash_command_answers_in_a_thread(world: World) -> None:
+    _incident_message(world)
+    body = slash_command("incidents", response_url=f"{world.slack.url}/respond/1", channel="C9")
+    resp = world.post(EVENTS, body)
+    assert resp.status_code == 200
+    [parent] = world.slack.wait_for(
+        "chat.postMessage", where=lambda a: "asked: incidents" in str(a.get("text"))
+    )
+    assert parent["channel"] == "C9"
+    [reply] = world.slack.wait_for(
+        "chat.postMessage", where=lambda a: a.get("channel") == "C9" and a.get("thread_ts")
+    )
+    assert "1 open incident" in reply["text"] and f"#{world.incident_id}" in reply["text"]
+
+
+def test_the_slash_command_falls_back_to_response_url(world: World) -> None:
+    _incident_message(world)
+    world.slack.not_in_channel.add("C9")
+    body = slash_command("approvals", response_url=f"{world.slack.url}/respond/7", channel="C9")
+    assert world.post(EVENTS, body).status_code == 200
+    [responded] = world.slack.wait_for("respond")
+    assert "waiting for a decision" in responded["text"]
+
+
+def test_help_is_the_acknowledgement_itself(world: World) -> None:
+    body = slash_command("help", response_url=f"{world.slack.url}/respond/2")
+    resp = world.post(EVENTS, body)
+    assert resp.status_code == 200
+    assert "incidents" in resp.json()["text"]
