@@ -19,6 +19,7 @@ from agent.cli import (
     runbooks,
     serve,
     simulate,
+    slack,
 )
 from agent.cli.context import CliState, fail
 from tools.config import Settings
@@ -71,6 +72,7 @@ demo.register(app)
 incidents.register(app)
 ask.register(app)
 kpis.register(app)
+slack.register(app)
 
 
 def main() -> None:

@@ -82,24 +82,40 @@ def gated(gate: threading.Event) -> Callable[[], ExecutorRegistry]:
     return factory
 
 
-@pytest.fixture
-def world(
-    template: Template, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[World]:
-    for var in ("FLOWSLEUTH_LLM_MODEL", "FLOWSLEUTH_LLM_BASE_URL", "FLOWSLEUTH_CHECKPOINT_DB"):
-        monkeypatch.delenv(var, raising=False)
-    db = str(clone(template, tmp_path))
+def paused(template: Template, folder: Path) -> tuple[str, int, list[int]]:
+    """A copy of the template whose investigation paused for people: (db path,
+    incident id, awaited proposal ids)."""
+    db = str(clone(template, folder))
     run = CliRunner().invoke(cli_app, ["--db", db, "--at", AT, "investigate", "--json"])
     assert run.exit_code == 0, run.output
     [incident] = json.loads(run.stdout)["incidents"]
     awaiting = incident["agent"]["awaiting_approval"]
     assert awaiting, "the scenario should pause for a person"
-    store = open_store(f"sqlite:///{db}")
+    return db, int(incident["id"]), list(awaiting)
+
+
+def remediation_env(monkeypatch: pytest.MonkeyPatch, api: FakeApi) -> None:
+    """Roles for the mapped users, and the remediation API's address and secret."""
     monkeypatch.setenv("FLOWSLEUTH_APPROVALS_USERS", json.dumps(ROLES))
+    for target in ("NOTIFIER", "CAMPAIGNS", "ORCHESTRATOR", "REVERSE_ETL"):
+        monkeypatch.setenv(f"FLOWSLEUTH_SECRET_{target}_URL", api.url)
+    monkeypatch.setenv("FLOWSLEUTH_SECRET_DESTINATION_API_KEY", "rotated-key")
+
+
+@pytest.fixture(autouse=True)
+def _no_llm(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("FLOWSLEUTH_LLM_MODEL", "FLOWSLEUTH_LLM_BASE_URL", "FLOWSLEUTH_CHECKPOINT_DB"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def world(
+    template: Template, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[World]:
+    db, incident_id, awaiting = paused(template, tmp_path)
+    store = open_store(f"sqlite:///{db}")
     with serve_fake_api() as api, serve_fake_slack() as slack:
-        for target in ("NOTIFIER", "CAMPAIGNS", "ORCHESTRATOR", "REVERSE_ETL"):
-            monkeypatch.setenv(f"FLOWSLEUTH_SECRET_{target}_URL", api.url)
-        monkeypatch.setenv("FLOWSLEUTH_SECRET_DESTINATION_API_KEY", "rotated-key")
+        remediation_env(monkeypatch, api)
         gate = threading.Event()
         gate.set()
         app = create_web_app(
@@ -107,6 +123,6 @@ def world(
         )
         try:
             with serve_asgi(app) as url:
-                yield World(url, store, slack, api, incident["id"], awaiting, gate)
+                yield World(url, store, slack, api, incident_id, awaiting, gate)
         finally:
             store.dispose()
