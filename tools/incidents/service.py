@@ -140,13 +140,25 @@ def refresh_incidents(
 def list_incidents(
     store: Store, *, status: str | None = None, limit: int = 200
 ) -> list[IncidentView]:
-    stmt = select(IncidentRow.id).order_by(IncidentRow.id.desc()).limit(limit)
+    """Most severe first. Three queries whatever the number of incidents."""
+    stmt = select(IncidentRow).order_by(IncidentRow.id.desc()).limit(limit)
     if status:
         stmt = stmt.where(IncidentRow.status == status)
     with store.read() as conn:
-        ids = list(conn.execute(stmt).scalars())
-    views = [get_incident(store, i) for i in ids]
-    return sorted(views, key=_rank)
+        rows = list(conn.execute(stmt).mappings())
+        members: dict[int, list[int]] = {}  # anomaly -> the incidents it belongs to
+        if rows:
+            for incident_id, anomaly_id in conn.execute(
+                select(IncidentAnomaly.incident_id, IncidentAnomaly.anomaly_id).where(
+                    IncidentAnomaly.incident_id.in_([r["id"] for r in rows])
+                )
+            ):
+                members.setdefault(anomaly_id, []).append(incident_id)
+    symptoms: dict[int, list[AnomalyView]] = {r["id"]: [] for r in rows}
+    for anomaly in get_anomalies(store, list(members)):  # in onset order
+        for incident_id in members[anomaly.id]:
+            symptoms[incident_id].append(anomaly)
+    return sorted((_incident_view(r, symptoms[r["id"]]) for r in rows), key=_rank)
 
 
 def _rank(view: IncidentView) -> tuple[int, float, int]:
@@ -167,6 +179,10 @@ def get_incident(store: Store, incident_id: int) -> IncidentView:
                 select(IncidentAnomaly.anomaly_id).where(IncidentAnomaly.incident_id == incident_id)
             ).scalars()
         )
+    return _incident_view(row, get_anomalies(store, anomaly_ids))
+
+
+def _incident_view(row: Any, symptoms: list[AnomalyView]) -> IncidentView:
     at_risk = [ImpactedNode(**n) for n in row["at_risk"] or []]
     campaigns = sum(1 for n in at_risk if n.kind == "campaign")
     owners: list[str] = []
@@ -181,7 +197,7 @@ def get_incident(store: Store, incident_id: int) -> IncidentView:
         opened_at=iso(row["opened_at"]) or "",
         updated_at=iso(row["updated_at"]) or "",
         resolved_at=iso(row["resolved_at"]),
-        symptoms=get_anomalies(store, anomaly_ids),
+        symptoms=symptoms,
         root_causes=[RootCause(**c) for c in row["root_causes"] or []],
         impacted=list(row["impacted"] or []),
         at_risk=at_risk,

@@ -119,6 +119,8 @@ def test_one_fault_one_incident_with_root_and_blast_radius(store: Store) -> None
     # Another refresh with the same anomalies keeps the same incident ids.
     again = refresh_incidents(store, now + H)
     assert {i.id for i in again} == {i.id for i in incidents}
+    # The batched listing says exactly what each incident's own read says.
+    assert again == [get_incident(store, i.id) for i in again]
 
 
 def test_incident_resolves_when_its_anomalies_do(store: Store) -> None:
