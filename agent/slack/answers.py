@@ -31,6 +31,8 @@ HELP = (
 )
 INCIDENT_REF = re.compile(r"(?:#|\bincident\s+)(\d{1,9})\b", re.IGNORECASE)
 MAX_ANSWER = 3500
+MAX_LISTED = 20  # lines in a list answer; the rest are counted
+MAX_OPEN = 1000  # open incidents considered (list_incidents takes the newest ids)
 
 
 def answer(
@@ -47,7 +49,7 @@ def answer(
     if word in ("incidents", "status"):
         return open_incidents(store)
     if word in ("approvals", "pending"):
-        return pending_approvals(store)
+        return pending_approvals(store, now_us=clock())
     if word == "incident" and INCIDENT_REF.search(text):
         return about_incident(store, text)
     if model is not None:
@@ -63,33 +65,44 @@ def _chat(store: Store, question: str, model: BaseChatModel, clock: Callable[[],
         reply = ask(question, model, own_server(store, clock=clock))
     except Exception as exc:  # the model's endpoint is outside our control
         log.warning("slack: chat mode failed, answering from the record: %s", exc)
-        return about_incident(store, question, no_llm=True, why=f"the LLM failed: {exc}")
+        return about_incident(store, question, no_llm=True, why=f"the LLM failed: {exc}"[:300])
     return escape(reply.answer)[:MAX_ANSWER]
 
 
 def open_incidents(store: Store) -> str:
-    incidents = list_incidents(store, status="open", limit=20)
+    # All of them, ranked: list_incidents' limit keeps the newest ids, which would drop
+    # an old critical incident from the list and miscount the rest.
+    incidents = list_incidents(store, status="open", limit=MAX_OPEN)
     if not incidents:
         return "No open incidents."
     lines = [f"*{len(incidents)} open incident(s)*"]
-    for inc in incidents:
+    for inc in incidents[:MAX_LISTED]:
         lines.append(
             f"• #{inc.id} [{inc.severity}] {escape(inc.title)} — {inc.campaigns_affected} "
             f"campaigns, {money(inc.revenue_at_risk_per_day)}/day at risk"
         )
+    if len(incidents) > MAX_LISTED:
+        lines.append(f"…and {len(incidents) - MAX_LISTED} less severe ones.")
     return "\n".join(lines)
 
 
-def pending_approvals(store: Store) -> str:
-    pending = list_proposals(store, status="proposed", limit=20)
+def pending_approvals(store: Store, *, now_us: int | None = None) -> str:
+    now = now_micros() if now_us is None else now_us
+    # A proposal past its expiry is still "proposed" until something expires it, but
+    # nobody can approve it any more.
+    pending = [
+        p for p in list_proposals(store, status="proposed", limit=500) if p.expires_at_us > now
+    ]
     if not pending:
         return "Nothing waits for a decision."
     lines = [f"*{len(pending)} proposal(s) waiting for a decision*"]
-    for p in pending:
+    for p in pending[:MAX_LISTED]:
         lines.append(
             f"• #{p.id} ({p.tier} impact) for incident #{p.incident_id}: "
             f"{escape(p.plan.description or p.action_key)}; expires {p.expires_at}"
         )
+    if len(pending) > MAX_LISTED:
+        lines.append(f"…and {len(pending) - MAX_LISTED} older ones: see `flowsleuth approvals`.")
     return "\n".join(lines)
 
 
@@ -124,8 +137,9 @@ def about_incident(
             + "; ".join(f"#{p.id} {escape(p.plan.description or p.action_key)}" for p in waiting)
         )
     if no_llm:
+        # ``why`` may quote an error from the LLM endpoint: outside text, so escaped.
         lines.append(
-            f"_Answered from the incident record ({why or 'no LLM is configured'})._"
+            f"_Answered from the incident record ({escape(why or 'no LLM is configured')})._"
         )
     return "\n".join(lines)[:MAX_ANSWER]
 
@@ -138,19 +152,29 @@ def _pick(store: Store, question: str) -> tuple[IncidentView | None, str]:
             return get_incident(store, int(ref.group(1))), ""
         except UnknownIncidentError:
             return None, f"There is no incident #{ref.group(1)}."
-    candidates = list_incidents(store, status="open", limit=50)
+    candidates = list_incidents(store, status="open", limit=MAX_OPEN)
     if not candidates:
         return None, "No open incidents: nothing in the pipelines is known to be wrong."
     words = {w for w in re.findall(r"[a-z0-9_]{4,}", question.lower())}
-    best, best_hits = None, 0
+    hits: dict[int, int] = {}
     for inc in candidates:
-        names = {inc.title.lower()} | {short(n).lower() for n in inc.impacted}
-        names |= {short(c.node).lower() for c in inc.root_causes}
-        hits = sum(1 for w in words if any(w in name for name in names))
-        if hits > best_hits:
-            best, best_hits = inc, hits
-    if best is not None:
-        return best, ""
+        # Node names only: titles hold words every incident shares ("failure", "risk"),
+        # which would make a question naming nothing look like it named one.
+        nodes = [*inc.impacted, *(n.node for n in inc.at_risk)]
+        nodes += [c.node for c in inc.root_causes] + [a.node for a in inc.symptoms]
+        names = {short(n).lower() for n in nodes}
+        hits[inc.id] = sum(1 for w in words if any(w in name for name in names))
+    most = max(hits.values())
+    if most > 0:
+        # candidates are ranked by severity, then revenue at risk: ties go to the worst.
+        fits = [inc for inc in candidates if hits[inc.id] == most]
+        if len(fits) == 1:
+            return fits[0], ""
+        others = ", ".join(f"#{inc.id}" for inc in fits[1:])
+        return fits[0], (
+            f"The question fits {len(fits)} open incidents equally; this is the most severe "
+            f"of them (also {others})."
+        )
     top = candidates[0]  # list_incidents ranks by severity, then revenue at risk
     more = f" ({len(candidates) - 1} more open: say `incidents`)" if len(candidates) > 1 else ""
     return top, f"The question names no incident; this is the most severe open one{more}."

@@ -124,7 +124,11 @@ class SlackSurface:
         """One button click: decide through the engine, resume the investigation if this
         click won, then edit the incident message and say what happened."""
         slack_user = str(body["user"]["id"])
-        channel = str((body.get("channel") or body.get("container") or {}).get("id") or "")
+        channel = str(
+            (body.get("channel") or {}).get("id")
+            or (body.get("container") or {}).get("channel_id")
+            or ""
+        )
         message_ts = str((body.get("message") or {}).get("ts") or "")
         try:
             proposal_id = int(body["actions"][0]["value"])
@@ -177,7 +181,7 @@ class SlackSurface:
         said += self._resume(decision, outcome, user)
         try:
             self.notifier.sync_one(decision.incident_id)
-        except SlackApiError as exc:
+        except (SlackApiError, OSError) as exc:  # the decision stands; the loop retries
             log.warning("slack: incident %s message not updated: %s", decision.incident_id, exc)
         self._post(channel, said, thread_ts=message_ts or None)
 

@@ -28,6 +28,7 @@ SEVERITY_ICON = {
 }
 MAX_EVIDENCE = 3
 MAX_TEXT = 2900  # a section's text is capped at 3,000 characters by Slack
+MAX_BLOCKS = 50  # Slack refuses a message of more blocks (invalid_blocks)
 
 
 def escape(text: str) -> str:
@@ -44,10 +45,12 @@ def money(value: float | None) -> str:
     return f"${value or 0:,.0f}"
 
 
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
 def _section(text: str) -> dict[str, Any]:
-    if len(text) > MAX_TEXT:
-        text = text[: MAX_TEXT - 1] + "…"
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text)}}
 
 
 def _context(text: str) -> dict[str, Any]:
@@ -57,11 +60,12 @@ def _context(text: str) -> dict[str, Any]:
 def summary_text(incident: IncidentView) -> str:
     """The notification text (what a phone shows; also the fallback for old clients)."""
     state = "RESOLVED" if incident.status == "resolved" else incident.severity.upper()
-    return (
-        f"[{state}] Incident #{incident.id}: {incident.title} "
-        f"({incident.campaigns_affected} campaigns, "
+    tail = (
+        f" ({incident.campaigns_affected} campaigns, "
         f"{money(incident.revenue_at_risk_per_day)}/day at risk)"
     )
+    head = _clip(f"[{state}] Incident #{incident.id}: {escape(incident.title)}")
+    return head[: MAX_TEXT - len(tail)] + tail
 
 
 def incident_blocks(
@@ -99,12 +103,34 @@ def incident_blocks(
             + (f"\n{named}" if named else "")
         )
     )
-    for proposal in proposals:
-        blocks.extend(proposal_blocks(proposal, resolved=resolved))
+    footer: list[dict[str, Any]] = []
     if public_url:
         link = f"{public_url.rstrip('/')}/ui/incidents/{incident.id}"
-        blocks.append(_context(f"<{link}|Open incident #{incident.id} in flowsleuth>"))
-    return blocks
+        footer.append(_context(f"<{link}|Open incident #{incident.id} in flowsleuth>"))
+    blocks += _fitting(proposals, resolved, MAX_BLOCKS - len(blocks) - len(footer))
+    return blocks + footer
+
+
+def _fitting(proposals: Sequence[Proposal], resolved: bool, room: int) -> list[dict[str, Any]]:
+    """The proposals' blocks within ``room`` blocks: an incident re-investigated for days
+    gathers proposals, and one block too many would stop the whole message. Those
+    waiting for a person come first, then the newest decided ones; a note counts the
+    rest."""
+    rendered = {p.id: proposal_blocks(p, resolved=resolved) for p in proposals}
+    if sum(len(b) for b in rendered.values()) <= room:
+        return [block for p in proposals for block in rendered[p.id]]
+    room -= 1  # for the note
+    waiting = [p for p in proposals if p.status == "proposed"]
+    others = sorted((p for p in proposals if p.status != "proposed"), key=lambda p: -p.id)
+    shown: set[int] = set()
+    for proposal in [*waiting, *others]:
+        if len(rendered[proposal.id]) <= room:
+            shown.add(proposal.id)
+            room -= len(rendered[proposal.id])
+    out = [block for p in proposals if p.id in shown for block in rendered[p.id]]
+    hidden = len(proposals) - len(shown)
+    out.append(_context(f"{hidden} more proposal(s) not shown: see `flowsleuth approvals list`"))
+    return out
 
 
 def proposal_blocks(proposal: Proposal, *, resolved: bool = False) -> list[dict[str, Any]]:
@@ -135,12 +161,18 @@ def proposal_blocks(proposal: Proposal, *, resolved: bool = False) -> list[dict[
             }
         )
         blocks.append(_context(f"Needs: {escape(roles)} · expires {proposal.expires_at}"))
+    elif proposal.status == "proposed":
+        blocks.append(_context("The incident resolved first; decide in flowsleuth if needed."))
     elif proposal.decided_by:
-        verdict = proposal.status
+        # The decision, not the current status: "Failed by alice" would blame the approver
+        # for the outcome, and whoever rolled it back may be someone else.
+        verdict = "Rejected" if proposal.status == "rejected" else "Approved"
         line = (
-            f"{verdict.capitalize()} by *{escape(proposal.decided_by)}* at "
+            f"{verdict} by *{escape(proposal.decided_by)}* at "
             f"{proposal.decided_at}: {escape(proposal.reason or '(no reason given)')}"
         )
+        if proposal.status not in ("approved", "rejected"):
+            line += f"\nStatus: {proposal.status.replace('_', ' ')}"
         if proposal.result:
             line += f"\nResult: {escape(str(proposal.result.get('detail') or proposal.status))}"
         if proposal.verification is not None:
@@ -148,7 +180,13 @@ def proposal_blocks(proposal: Proposal, *, resolved: bool = False) -> list[dict[
                 f"\nVerification: {escape(proposal.verification.status)}"
                 f" — {escape(proposal.verification.detail)}"
             )
+        if proposal.rolled_back_by:
+            line += (
+                f"\nRolled back by *{escape(proposal.rolled_back_by)}* at {proposal.rolled_back_at}"
+            )
         blocks.append(_context(line))
+    elif proposal.status == "expired":
+        blocks.append(_context(f"Expired {proposal.expires_at} without a decision."))
     return blocks
 
 

@@ -44,12 +44,25 @@ class SyncLoop:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
+                self._expire()
                 report = self.surface.notifier.sync()
                 if report.posted or report.updated:
                     log.info("slack: posted %s, updated %s", report.posted, report.updated)
             except Exception:  # a bad pass must not end the loop; the next one may work
                 log.exception("slack: incident message sync failed")
             self._stop.wait(self.interval)
+
+    def _expire(self) -> None:
+        """Expire proposals past their time first (moving on the investigations that
+        waited for them), so no message offers buttons for what can no longer be decided."""
+        from agent.approvals import expire_and_resume  # LangGraph: only when the loop runs
+
+        surface = self.surface
+        registry = surface.executors()
+        try:
+            expire_and_resume(surface.store, registry, now_us=surface.clock())
+        finally:
+            registry.close()
 
     def stop(self) -> None:
         self._stop.set()

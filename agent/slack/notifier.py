@@ -79,6 +79,10 @@ class IncidentNotifier:
                 report.failed[incident_id] = str(exc.response.get("error") or exc)
                 log.warning("slack: incident %s not synced: %s", incident_id, exc)
                 continue
+            except OSError as exc:  # Slack unreachable or timing out (URLError, TimeoutError)
+                report.failed[incident_id] = f"Slack not reachable: {exc}"
+                log.warning("slack: incident %s not synced: %s", incident_id, exc)
+                continue
             if outcome == "posted":
                 report.posted.append(incident_id)
             elif outcome == "updated":
@@ -121,7 +125,10 @@ class IncidentNotifier:
             except BaseException:
                 self._release(incident_id)  # let the next sync try again
                 raise
-            self._save(incident_id, str(resp["ts"]), new_digest, incident.status, now)
+            # Slack answers with the channel's id: chat.update takes only an id, and the
+            # setting may be a name ("#data-incidents") or a user (posting opens a DM).
+            channel = str(resp.get("channel") or channel)
+            self._save(incident_id, str(resp["ts"]), new_digest, incident.status, now, channel)
             return "posted"
         if not row.ref:
             return "unchanged"
@@ -184,7 +191,23 @@ class IncidentNotifier:
                 )
             )
 
-    def _save(self, incident_id: int, ref: str, new_digest: str, status: str, now: int) -> None:
+    def _save(
+        self,
+        incident_id: int,
+        ref: str,
+        new_digest: str,
+        status: str,
+        now: int,
+        channel: str | None = None,
+    ) -> None:
+        values: dict[str, object] = {
+            "ref": ref,
+            "digest": new_digest,
+            "status": status,
+            "updated_at": now,
+        }
+        if channel is not None:
+            values["channel"] = channel
         with self.store.write() as conn:
             conn.execute(
                 update(NotificationRow)
@@ -192,5 +215,5 @@ class IncidentNotifier:
                     NotificationRow.provider == PROVIDER,
                     NotificationRow.incident_id == incident_id,
                 )
-                .values(ref=ref, digest=new_digest, status=status, updated_at=now)
+                .values(**values)
             )

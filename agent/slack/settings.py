@@ -52,6 +52,15 @@ class SlackSettings(BaseModel):
             raise ValueError(f"must be an http(s) URL, got {value!r}")
         return value if value.endswith("/") else value + "/"
 
+    @field_validator("channels", "users")
+    @classmethod
+    def _no_blanks(cls, value: dict[str, str]) -> dict[str, str]:
+        # An empty channel id would be "configured" yet fail every post, forever.
+        for key, item in value.items():
+            if not key.strip() or not item.strip():
+                raise ValueError(f"names and ids must not be empty, got {key!r}: {item!r}")
+        return value
+
     @property
     def enabled(self) -> bool:
         return self.bot_token is not None
@@ -79,6 +88,10 @@ def load_slack_settings(env: Mapping[str, str] | None = None) -> SlackSettings:
         if not key.startswith(prefix) or not raw:
             continue
         field = key[len(prefix) :].lower()
+        if field not in SlackSettings.model_fields:
+            # Said plainly, with the names meant: pydantic would only say "extra inputs".
+            known = ", ".join(prefix + name.upper() for name in SlackSettings.model_fields)
+            raise SlackConfigError(f"{key} is not a Slack setting; the known ones: {known}")
         if field in ("channels", "users"):
             try:
                 values[field] = json.loads(raw)
@@ -90,8 +103,10 @@ def load_slack_settings(env: Mapping[str, str] | None = None) -> SlackSettings:
         settings = SlackSettings.model_validate(values)
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = prefix + str(first["loc"][0]).upper() if first["loc"] else prefix + "*"
-        raise SlackConfigError(f"{name}: {first['msg']}") from None
+        loc = [str(part) for part in first["loc"]]
+        name = prefix + loc[0].upper() if loc else prefix + "*"
+        where = "".join(f"[{part}]" for part in loc[1:])  # e.g. the channel map's key
+        raise SlackConfigError(f"{name}{where}: {first['msg']}") from None
     if not settings.enabled:
         if settings.signing_secret or settings.app_token:
             raise SlackConfigError(

@@ -72,6 +72,9 @@ class FakeSlack:
             channel = str(args.get("channel"))
             if channel in self.not_in_channel:
                 return {"ok": False, "error": "not_in_channel"}
+            # Slack answers with the channel's id, whatever name the caller used.
+            if channel.startswith("#"):
+                channel = "C" + channel[1:].upper().replace("-", "")
             return {"ok": True, "channel": channel, "ts": args.get("ts") or ts}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": ts}

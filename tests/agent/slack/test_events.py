@@ -113,11 +113,20 @@ def test_a_double_click_approves_once_and_resumes_the_agent_once(world: World) -
 
 
 def posted_ts(world: World) -> str:
-    with world.store.read() as conn:
-        row = conn.execute(
-            select(NotificationRow.ref).where(NotificationRow.incident_id == world.incident_id)
-        ).scalar_one()
-    return str(row)
+    """The incident message's ts, once the notifier has stored it (it stores it after
+    Slack answered the post, a moment after the fake recorded the call)."""
+    deadline = time.monotonic() + 20
+    while True:
+        with world.store.read() as conn:
+            ref = conn.execute(
+                select(NotificationRow.ref).where(
+                    NotificationRow.incident_id == world.incident_id
+                )
+            ).scalar_one_or_none()
+        if ref or time.monotonic() > deadline:
+            assert ref, "the incident message was never stored"
+            return str(ref)
+        time.sleep(0.02)
 
 
 def test_the_click_is_acknowledged_before_the_work_is_done(world: World) -> None:
