@@ -4,9 +4,9 @@ on SQLite and (when FLOWSLEUTH_TEST_PG_URL or --pg is given) PostgreSQL.
     .venv/bin/python -m bench.bench_ingest [--events 20000] [--pg URL]
 
 HTTP numbers come from a real ``flowsleuth serve`` subprocess on loopback and one client
-process: sequential single-event POSTs (what the OpenLineage HTTP transport does), the
-official OpenLineage async transport (concurrent single-event POSTs from one client),
-JSON arrays of 100 events per POST, and
+process, every request carrying an ingestion bearer token: sequential single-event POSTs
+(what the OpenLineage HTTP transport does), the official OpenLineage async transport
+(concurrent single-event POSTs from one client), JSON arrays of 100 events per POST, and
 OTLP/HTTP protobuf requests of 1,000 points each (what an OTel SDK exporter batches).
 """
 
@@ -63,7 +63,7 @@ def otlp_file(url: str, data: bytes) -> float:
 
 
 def ol_http_sequential(url: str, bodies: list[bytes]) -> float:
-    with live_server(url) as srv, httpx.Client(base_url=srv.url) as client:
+    with live_server(url) as srv, httpx.Client(base_url=srv.url, headers=srv.auth) as client:
         headers = {"content-type": "application/json"}
 
         def run() -> int:
@@ -79,7 +79,7 @@ def ol_http_sequential(url: str, bodies: list[bytes]) -> float:
 def ol_http_batched(url: str, events: list[dict[str, Any]], batch: int = 100) -> float:
     """JSON arrays of ``batch`` events per POST (what the simulator's --send does)."""
     bodies = [orjson.dumps(events[i : i + batch]) for i in range(0, len(events), batch)]
-    with live_server(url) as srv, httpx.Client(base_url=srv.url) as client:
+    with live_server(url) as srv, httpx.Client(base_url=srv.url, headers=srv.auth) as client:
         headers = {"content-type": "application/json"}
 
         def run() -> int:
@@ -95,9 +95,13 @@ def ol_http_batched(url: str, events: list[dict[str, Any]], batch: int = 100) ->
 def ol_http_async_client(url: str, events: list[dict[str, Any]]) -> float:
     """openlineage-python's AsyncHttpTransport: one client, concurrent requests."""
     from openlineage.client.transport.async_http import AsyncHttpConfig, AsyncHttpTransport
+    from openlineage.client.transport.http import ApiKeyTokenProvider
 
     with live_server(url) as srv:
-        transport = AsyncHttpTransport(AsyncHttpConfig(url=srv.url, max_concurrent_requests=64))
+        auth = ApiKeyTokenProvider({"apiKey": srv.token or ""})
+        transport = AsyncHttpTransport(
+            AsyncHttpConfig(url=srv.url, max_concurrent_requests=64, auth=auth)
+        )
 
         def run() -> int:
             for ev in events:
@@ -131,7 +135,7 @@ def _patch_serde() -> None:
 
 
 def otlp_http(url: str, bodies: list[bytes], points_per_body: int) -> float:
-    with live_server(url) as srv, httpx.Client(base_url=srv.url) as client:
+    with live_server(url) as srv, httpx.Client(base_url=srv.url, headers=srv.auth) as client:
         headers = {"content-type": "application/x-protobuf"}
 
         def run() -> int:

@@ -1,4 +1,8 @@
-"""Runs ``flowsleuth serve`` as a real subprocess on a free loopback port."""
+"""Runs ``flowsleuth serve`` as a real subprocess on a free loopback port.
+
+The server accepts ingestion with :data:`INGEST_TOKEN` unless the caller configures
+FLOWSLEUTH_INGEST_TOKENS itself; :meth:`LiveServer.post` sends it.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
+
+INGEST_TOKEN = "test-ingest-token-0123456789abcdef"
 
 
 def free_port() -> int:
@@ -25,6 +32,17 @@ def free_port() -> int:
 class LiveServer:
     url: str
     process: subprocess.Popen[bytes]
+    token: str | None = INGEST_TOKEN
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """The Authorization header that ingestion needs."""
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        """POST ``path`` with the ingestion token (headers given are added to it)."""
+        headers = {**self.auth, **kwargs.pop("headers", {})}
+        return httpx.post(f"{self.url}{path}", headers=headers, **kwargs)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hooks, no flushing, as in a crash."""
@@ -35,7 +53,14 @@ class LiveServer:
 @contextmanager
 def live_server(db_url: str, *extra_env: tuple[str, str]) -> Iterator[LiveServer]:
     port = free_port()
-    env = {**os.environ, **dict(extra_env)}
+    # Ingestion tokens come from the caller or are the test token, never from the
+    # developer's own environment.
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("FLOWSLEUTH_INGEST_")}
+    given = dict(extra_env)
+    own_tokens = any(k.startswith("FLOWSLEUTH_INGEST_TOKENS") for k in given)
+    if not own_tokens:
+        given["FLOWSLEUTH_INGEST_TOKENS"] = f'["{INGEST_TOKEN}"]'
+    env = {**inherited, **given}
     proc = subprocess.Popen(
         [sys.executable, "-m", "agent", "--db", db_url, "serve", "--port", str(port)],
         env=env,
@@ -57,7 +82,7 @@ def live_server(db_url: str, *extra_env: tuple[str, str]) -> Iterator[LiveServer
             proc.kill()
             raise RuntimeError("flowsleuth serve did not become healthy in 30 s")
         time.sleep(0.1)
-    server = LiveServer(url, proc)
+    server = LiveServer(url, proc, None if own_tokens else INGEST_TOKEN)
     try:
         yield server
     finally:

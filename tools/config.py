@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,6 +18,12 @@ class Settings(BaseSettings):
     at: datetime | None = Field(None, description="'Now' for replaying history (ISO 8601)")
     sqlite_synchronous: str = Field("NORMAL", description="SQLite synchronous pragma")
     max_body_bytes: int = Field(8 << 20, description="Largest HTTP ingestion body accepted")
+    ingest_tokens: str | None = Field(
+        None, description="Bearer tokens that may POST telemetry, as JSON (see tools.server)"
+    )
+    ingest_tokens_file: Path | None = Field(
+        None, description="A JSON or YAML file of ingestion tokens"
+    )
 
 
 def db_url(value: str) -> str:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from agent.cli.context import console, fail, state
+
+if TYPE_CHECKING:
+    from agent.slack.settings import SlackSettings
 
 
 def register(app: typer.Typer) -> None:
@@ -30,24 +33,46 @@ def serve(
         ),
     ] = False,
 ) -> None:
-    """Serve OpenLineage (/api/v1/lineage), OTLP/HTTP (/v1/metrics|logs|traces), the API
+    """Serve OpenLineage (/api/v1/lineage) and OTLP/HTTP (/v1/metrics|logs|traces) with
+    bearer tokens from FLOWSLEUTH_INGEST_TOKENS[_FILE], the API, the operator pages (/ui)
     and MCP (/mcp; bearer tokens from FLOWSLEUTH_MCP_TOKENS or FLOWSLEUTH_MCP_TOKENS_FILE)."""
     import uvicorn
 
+    from agent.llm import LLMConfigError, chat_model_from_env
+    from agent.slack.settings import SlackConfigError, load_slack_settings
     from agent.web import create_web_app
-    from tools.server.mcp import TokenConfigError
+    from agent.web.auth import WebConfigError
+    from tools.server.tokens import TokenConfigError
 
     st = state(ctx)
     try:
+        slack = load_slack_settings()
         app = create_web_app(
-            st.store, st.settings, mcp=mcp, enable_writes=enable_writes, clock=lambda: st.now_us
+            st.store,
+            st.settings,
+            mcp=mcp,
+            enable_writes=enable_writes,
+            clock=lambda: st.now_us,
+            slack=slack,
+            # Slack questions are answered by chat mode when a model is configured.
+            chat_model=chat_model_from_env() if slack.enabled else None,
         )
-    except TokenConfigError as exc:
+    except (TokenConfigError, WebConfigError, SlackConfigError, LLMConfigError) as exc:
+        # Ingestion and MCP tokens, web users, Slack, LLM: a config mistake, not a crash.
         fail(str(exc))
         raise
     console.print(
         f"flowsleuth serving on http://{host}:{port}  (store: "
         f"{st.store.engine.url.render_as_string(hide_password=True)}; docs at /docs"
-        f"{'; MCP at /mcp' if mcp else ''})"
+        f"{'; MCP at /mcp' if mcp else ''}{_slack_note(slack)})"
     )
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+
+
+def _slack_note(slack: SlackSettings) -> str:
+    if not slack.enabled:
+        return ""
+    modes = (["/slack/events"] if slack.signing_secret else []) + (
+        ["Socket Mode"] if slack.socket_mode else []
+    )
+    return f"; Slack app via {' and '.join(modes)}"

@@ -93,6 +93,14 @@ def simulate(
         str | None,
         typer.Option(help="POST to a running flowsleuth serve, e.g. http://127.0.0.1:8080"),
     ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="FLOWSLEUTH_INGEST_TOKEN",
+            help="Ingestion token of the server --send posts to",
+            show_default=False,
+        ),
+    ] = None,
     ingest: Annotated[
         bool,
         typer.Option(
@@ -139,7 +147,7 @@ def simulate(
             start=start,
         )
         if send:
-            summary = send_simulation(config, send, out_dir=out)
+            summary = send_simulation(config, send, out_dir=out, token=token)
         elif ingest:
             folder = out or Path(tempfile.mkdtemp(prefix="flowsleuth-sim-"))
             with Progress(

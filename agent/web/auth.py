@@ -103,16 +103,43 @@ def directory_of(users: dict[str, WebUser]) -> ApproverDirectory:
     )
 
 
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
+
+
+def cookie_secure_setting(value: str | None) -> bool:
+    """FLOWSLEUTH_WEB_COOKIE_SECURE as a boolean; anything else is a WebConfigError."""
+    word = (value or "").strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise WebConfigError(f"FLOWSLEUTH_WEB_COOKIE_SECURE must be true or false, got {value!r}")
+
+
 class Sessions:
     """Signed (not encrypted) session cookies: a username and its CSRF token.
 
     Without FLOWSLEUTH_WEB_SECRET a random per-process secret is used, so sessions end
     when the server restarts; that is safe, merely inconvenient.
+
+    Cookies are marked ``Secure`` when the request came over HTTPS, or always with
+    FLOWSLEUTH_WEB_COOKIE_SECURE=true: behind a TLS-terminating proxy that does not send
+    X-Forwarded-Proto the server only ever sees plain HTTP.
     """
 
-    def __init__(self, secret: str | None = None) -> None:
+    def __init__(self, secret: str | None = None, *, cookie_secure: bool | None = None) -> None:
         key = secret or os.environ.get("FLOWSLEUTH_WEB_SECRET") or secrets.token_hex(32)
         self._signer = URLSafeTimedSerializer(key, salt="flowsleuth-web-session")
+        self.cookie_secure = (
+            cookie_secure_setting(os.environ.get("FLOWSLEUTH_WEB_COOKIE_SECURE"))
+            if cookie_secure is None
+            else cookie_secure
+        )
+
+    def secure_for(self, scheme: str) -> bool:
+        """Whether a cookie set in answer to a request over ``scheme`` gets ``Secure``."""
+        return self.cookie_secure or scheme == "https"
 
     def issue(self, username: str) -> str:
         return self._signer.dumps({"u": username, "csrf": secrets.token_urlsafe(24)})
@@ -129,9 +156,17 @@ class Sessions:
         return {"user": data["u"], "csrf": str(data.get("csrf", ""))}
 
 
+def same_token(expected: str, submitted: str | None) -> bool:
+    """Constant-time equality of two tokens; False when ``expected`` is empty."""
+    # As bytes: compare_digest refuses str with non-ASCII characters (a 500 on a form).
+    return bool(expected) and hmac.compare_digest(
+        expected.encode("utf-8", "surrogatepass"),
+        (submitted or "").encode("utf-8", "surrogatepass"),
+    )
+
+
 def csrf_ok(session: dict[str, str], submitted: str | None) -> bool:
-    expected = session.get("csrf", "")
-    return bool(expected) and hmac.compare_digest(expected, submitted or "")
+    return same_token(session.get("csrf", ""), submitted)
 
 
 if __name__ == "__main__":  # pragma: no cover - the documented hashing command

@@ -12,15 +12,23 @@ import secrets
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from agent.web.auth import SESSION_COOKIE, Sessions, WebUser, check_password, csrf_ok
+from agent.web.auth import (
+    SESSION_COOKIE,
+    Sessions,
+    WebUser,
+    check_password,
+    csrf_ok,
+    same_token,
+)
 from agent.web.incident_view import incident_context
 from agent.web.kpis import compute_kpis
 from tools.incidents import UnknownIncidentError, get_incident, list_incidents
@@ -40,6 +48,9 @@ from tools.store.db import Store
 HERE = Path(__file__).resolve().parent
 LOGIN_CSRF_COOKIE = "flowsleuth_login_csrf"
 PENDING = ("proposed",)
+# Ids the store can hold (PostgreSQL INTEGER): a larger one overflowed inside the database
+# (a 500) instead of being refused.
+RowId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 
 
 class Pages:
@@ -103,20 +114,29 @@ def build_router(pages: Pages) -> APIRouter:
         form = await _form(request)
         if not csrf_ok(session, form.get("csrf")):
             return Response("missing or wrong CSRF token", status_code=403)
+        if any("\x00" in k or "\x00" in v for k, v in form.items()):
+            # A reason is stored as text, which PostgreSQL refuses to hold a NUL in (a 500).
+            return Response("form fields may not contain NUL characters", status_code=400)
         return {**session, **{f"form.{k}": v for k, v in form.items()}}
 
     @router.get("/login")
     def login_page(request: Request, next: str = "/ui/approvals") -> Response:
         token = secrets.token_urlsafe(24)
         resp = pages.render("login.html", csrf=token, next=next, error=None, user=None)
-        resp.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict")
+        resp.set_cookie(
+            LOGIN_CSRF_COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=pages.sessions.secure_for(request.url.scheme),
+        )
         return resp
 
     @router.post("/login")
     async def login(request: Request) -> Response:
         form = await _form(request)
         cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-        if not cookie or not secrets.compare_digest(cookie, form.get("csrf", "")):
+        if not same_token(cookie, form.get("csrf")):
             return Response("missing or wrong CSRF token", status_code=403)
         name, password = form.get("username", ""), form.get("password", "")
         user = pages.users.get(name)
@@ -133,7 +153,13 @@ def build_router(pages: Pages) -> APIRouter:
         if not target.startswith("/ui/"):
             target = "/ui/approvals"  # no open redirects off the site
         resp = RedirectResponse(target, status_code=303)
-        resp.set_cookie(SESSION_COOKIE, pages.sessions.issue(name), httponly=True, samesite="lax")
+        resp.set_cookie(
+            SESSION_COOKIE,
+            pages.sessions.issue(name),
+            httponly=True,
+            samesite="lax",
+            secure=pages.sessions.secure_for(request.url.scheme),
+        )
         resp.delete_cookie(LOGIN_CSRF_COOKIE)
         return resp
 
@@ -207,11 +233,11 @@ def build_router(pages: Pages) -> APIRouter:
         return _back(message, error=not decision.won)
 
     @router.post("/approvals/{proposal_id}/approve")
-    async def approve_route(request: Request, proposal_id: int) -> Response:
+    async def approve_route(request: Request, proposal_id: RowId) -> Response:
         return await decide(request, proposal_id, "approve")
 
     @router.post("/approvals/{proposal_id}/reject")
-    async def reject_route(request: Request, proposal_id: int) -> Response:
+    async def reject_route(request: Request, proposal_id: RowId) -> Response:
         return await decide(request, proposal_id, "reject")
 
     @router.get("/incidents")
@@ -225,7 +251,7 @@ def build_router(pages: Pages) -> APIRouter:
         )
 
     @router.get("/incidents/{incident_id}")
-    def incident(request: Request, incident_id: int) -> Response:
+    def incident(request: Request, incident_id: RowId) -> Response:
         session = pages.session(request)
         if session is None:
             return _login_redirect(request)

@@ -30,16 +30,22 @@ def add_dead_letter(
     truncated = len(payload) > MAX_KEPT_BYTES
     row = {
         "source": source,
-        "origin": origin,
+        "origin": _text(origin),
         "received_at": now_micros(),
-        "reason": reason,
-        "content_type": content_type,
+        "reason": _text(reason),
+        "content_type": _text(content_type),
         "payload": payload[:MAX_KEPT_BYTES],
         "payload_size": len(payload),
         "truncated": truncated,
     }
     result = conn.execute(DeadLetter.__table__.insert().returning(DeadLetter.id), row)  # type: ignore[attr-defined]
     return int(result.scalar_one())
+
+
+def _text(value: str | None) -> str | None:
+    # Reasons quote the input they reject; PostgreSQL text cannot hold a NUL, so it is kept
+    # escaped (the payload, stored as bytes, keeps the original).
+    return None if value is None else value.replace("\x00", "\\u0000")
 
 
 def record_dead_letter(store: Store, **kwargs: Any) -> int:

@@ -16,6 +16,7 @@ import orjson
 from sqlalchemy import Connection, bindparam, select
 
 from tools.ingest.deadletters import add_dead_letter
+from tools.ingest.nul import refuse_nul
 from tools.ingest.openlineage_parse import TERMINAL, ParsedEvent, parse_event
 from tools.ingest.result import IngestResult, InputError, Rejection
 from tools.nodes import NodeRef
@@ -133,6 +134,7 @@ def parse_items(items: Iterable[RawItem], now_us: int) -> tuple[list[ParsedEvent
             rejected.append(Rejected(item, item.error))
             continue
         try:
+            refuse_nul(item.value, item.raw)
             parsed.append(parse_event(item.value, now_us))
         except InputError as exc:
             rejected.append(Rejected(item, str(exc), exc.field))

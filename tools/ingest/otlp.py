@@ -24,6 +24,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from tools.ingest.deadletters import add_dead_letter, record_dead_letter
+from tools.ingest.nul import refuse_nul
 from tools.ingest.otlp_decode import (
     JSON_TYPES,
     PROTOBUF_TYPES,
@@ -158,6 +159,7 @@ def _ingest(
             store, exc, source, data, content_type, origin, dead_letter
         ) from None
     parser = PARSERS[signal](now)
+    binary = media_type(content_type) in PROTOBUF_TYPES
     result = OtlpResult(signal=signal)
     broken: list[tuple[RawRequest, str, str | None]] = []
     pending: Batch | None = None
@@ -168,6 +170,8 @@ def _ingest(
             broken.append((req, req.error or "unreadable request", None))
             continue
         try:
+            # OTLP/JSON is searched as sent; protobuf has to be serialised to JSON first.
+            refuse_nul(req.value, None if binary else req.raw)
             parsed = parser.parse(req.value)
         except InputError as exc:
             where = f"line {req.line}: " if req.line is not None else ""

@@ -1,4 +1,7 @@
-"""The FastAPI application behind ``flowsleuth serve``: ingestion and read-only queries."""
+"""The FastAPI application behind ``flowsleuth serve``: ingestion and read-only queries.
+
+Ingestion needs a bearer token (FLOWSLEUTH_INGEST_TOKENS); the queries are read-only.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,12 @@ from typing import Any
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tools.config import Settings
 from tools.nodes import NodeIdError, NodeRef
-from tools.server.ingest_routes import build_router, error_response
+from tools.server.ingest_auth import IngestAuth, IngestAuthError
+from tools.server.ingest_routes import build_router, error_response, error_responses
 from tools.store.db import Store
 from tools.store.queries import (
     AssetView,
@@ -23,9 +28,41 @@ from tools.store.queries import (
 )
 from tools.timeutil import parse_micros
 
+TIME_QUERY = Query(
+    None,
+    description="ISO 8601 timestamp, e.g. 2026-03-01T12:00:00Z",
+    json_schema_extra={"format": "date-time"},
+)
+
+
+class RefuseNul:
+    """Answer 400 to a URL holding a NUL (``%00``) before any route sees it.
+
+    No route has a use for one, and PostgreSQL cannot compare text holding one: a query
+    such as ``?search=%00`` failed inside the database with a 500.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            where = None
+            if "\x00" in scope.get("path", ""):
+                where = "path"
+            elif b"%00" in scope.get("query_string", b""):
+                where = "query"
+            if where is not None:
+                refusal = error_response(400, "the URL contains a NUL character (%00)", where)
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
 
 def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
+    """Raises TokenConfigError when the ingestion tokens are configured but unusable."""
     settings = settings or Settings()
+    auth = IngestAuth.from_settings(settings)
     app = FastAPI(
         title="flowsleuth",
         description="MarTech pipeline incident investigator: telemetry ingestion and queries.",
@@ -33,7 +70,12 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     )
     app.state.store = store
     app.state.settings = settings
-    app.include_router(build_router(store, max_body_bytes=settings.max_body_bytes))
+    app.add_middleware(RefuseNul)
+    app.include_router(build_router(store, max_body_bytes=settings.max_body_bytes, auth=auth))
+
+    @app.exception_handler(IngestAuthError)
+    async def _unauthenticated(_: Request, exc: IngestAuthError) -> JSONResponse:
+        return error_response(401, exc.reason, headers={"WWW-Authenticate": exc.www_authenticate})
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -53,7 +95,12 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     def healthz() -> dict[str, Any]:
         return {"status": "ok", "store": store.engine.dialect.name}
 
-    @app.get("/api/v1/assets", tags=["query"], response_model=list[AssetView])
+    @app.get(
+        "/api/v1/assets",
+        tags=["query"],
+        response_model=list[AssetView],
+        responses=error_responses(400),
+    )
     def assets(
         type: str | None = Query(None, pattern="^(dataset|job)$"),
         search: str | None = Query(None, max_length=256),
@@ -61,11 +108,16 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     ) -> list[AssetView]:
         return list_assets(store, node_type=type, search=search, limit=limit)
 
-    @app.get("/api/v1/runs", tags=["query"], response_model=list[RunView])
+    @app.get(
+        "/api/v1/runs",
+        tags=["query"],
+        response_model=list[RunView],
+        responses=error_responses(400, 404),
+    )
     def runs(
         node: str = Query(..., max_length=2048),
-        since: str | None = None,
-        until: str | None = None,
+        since: str | None = TIME_QUERY,
+        until: str | None = TIME_QUERY,
         limit: int = Query(100, ge=1, le=10_000),
     ) -> list[RunView]:
         return list_runs(
@@ -76,12 +128,17 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
             limit=limit,
         )
 
-    @app.get("/api/v1/metrics", tags=["query"], response_model=list[SeriesView])
+    @app.get(
+        "/api/v1/metrics",
+        tags=["query"],
+        response_model=list[SeriesView],
+        responses=error_responses(400, 404),
+    )
     def metrics(
         node: str = Query(..., max_length=2048),
         name: str | None = Query(None, max_length=256),
-        since: str | None = None,
-        until: str | None = None,
+        since: str | None = TIME_QUERY,
+        until: str | None = TIME_QUERY,
         max_points: int = Query(10_000, ge=1, le=100_000),
     ) -> list[SeriesView]:
         return query_metrics(

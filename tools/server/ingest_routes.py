@@ -1,8 +1,9 @@
 """HTTP ingestion: the OpenLineage route Marquez serves and the OTLP/HTTP routes.
 
-Every route answers only after the transaction has committed, so a 2xx means durable.
-Bad input is a 4xx naming the problem (and is kept in the dead-letter table); a 5xx means
-a bug in flowsleuth, never a bad payload.
+Every route needs an ingestion bearer token (:mod:`tools.server.ingest_auth`) and answers
+only after the transaction has committed, so a 2xx means durable. Bad input is a 4xx
+naming the problem (and is kept in the dead-letter table); a 5xx means a bug in
+flowsleuth, never a bad payload.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import gzip
 import zlib
+from collections.abc import Mapping
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from tools.ingest.deadletters import record_dead_letter
@@ -21,6 +24,7 @@ from tools.ingest.group_commit import GroupCommitWriter
 from tools.ingest.openlineage import decode_json_items, keep_rejected, parse_items
 from tools.ingest.otlp import Signal, encode_otlp_response, ingest_otlp
 from tools.ingest.result import IngestResult, InputError
+from tools.server.ingest_auth import IngestAuth
 from tools.store.db import Store
 from tools.store.models import now_micros
 
@@ -34,14 +38,114 @@ class BodyError(Exception):
         super().__init__(reason)
 
 
+class ErrorBody(BaseModel):
+    """Every error this API answers: what is wrong, and which field when one is to blame
+    (ingestion adds what was accepted and rejected)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str
+    field: str | None = None
+
+
 def error_response(
-    status: int, reason: str, field: str | None = None, **extra: Any
+    status: int,
+    reason: str,
+    field: str | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
 ) -> JSONResponse:
     body: dict[str, Any] = {"error": reason}
     if field:
         body["field"] = field
     body.update(extra)
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    what = {
+        400: "The input breaks the contract; the error names the field",
+        401: "No valid ingestion token (see FLOWSLEUTH_INGEST_TOKENS)",
+        404: "No such node",
+        413: "The body (or its decompressed form) is over the size limit",
+        415: "Unsupported Content-Type or Content-Encoding",
+    }
+    return {code: {"model": ErrorBody, "description": what[code]} for code in codes}
+
+
+# The handlers stream the raw body (to cap its size before reading it whole), so FastAPI
+# cannot infer a request body; these describe it, for /docs and for schemathesis to send.
+_PROTOBUF = {"schema": {"type": "string", "format": "binary"}}
+_NAMED = {
+    "type": "object",
+    "required": ["namespace", "name"],
+    "properties": {
+        "namespace": {"type": "string"},
+        "name": {"type": "string"},
+        "facets": {"type": "object"},
+    },
+}
+_RUN_EVENT = {
+    "type": "object",
+    "description": "An OpenLineage RunEvent (https://openlineage.io/spec/2-0-2/OpenLineage.json)",
+    "required": ["eventTime", "producer", "run", "job"],
+    "properties": {
+        "eventType": {
+            "type": "string",
+            "enum": ["START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"],
+        },
+        "eventTime": {"type": "string", "format": "date-time"},
+        "producer": {"type": "string"},
+        "schemaURL": {"type": "string"},
+        "run": {
+            "type": "object",
+            "required": ["runId"],
+            "properties": {
+                "runId": {"type": "string", "format": "uuid"},
+                "facets": {"type": "object"},
+            },
+        },
+        "job": _NAMED,
+        "inputs": {"type": "array", "items": _NAMED},
+        "outputs": {"type": "array", "items": _NAMED},
+    },
+}
+LINEAGE_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "One event, a JSON array of events, or JSON lines (gzip or deflate "
+        "Content-Encoding accepted)",
+        "content": {
+            "application/json": {
+                "schema": {"anyOf": [_RUN_EVENT, {"type": "array", "items": _RUN_EVENT}]}
+            }
+        },
+    }
+}
+
+
+def _otlp_body(signal: str) -> dict[str, Any]:
+    top, request = {
+        "metrics": ("resourceMetrics", "ExportMetricsServiceRequest"),
+        "logs": ("resourceLogs", "ExportLogsServiceRequest"),
+        "traces": ("resourceSpans", "ExportTraceServiceRequest"),
+    }[signal]
+    return {
+        "requestBody": {
+            "required": True,
+            "description": f"An OTLP {request}, as OTLP/JSON or protobuf",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {top: {"type": "array", "items": {"type": "object"}}},
+                    }
+                },
+                "application/x-protobuf": _PROTOBUF,
+            },
+        }
+    }
 
 
 async def read_body(request: Request, limit: int, source: str, store: Store) -> bytes:
@@ -87,16 +191,24 @@ async def read_body(request: Request, limit: int, source: str, store: Store) -> 
     return body
 
 
-def build_router(store: Store, *, max_body_bytes: int) -> APIRouter:
-    router = APIRouter()
+def build_router(store: Store, *, max_body_bytes: int, auth: IngestAuth) -> APIRouter:
+    # The token is checked before the handler runs, so a refused body is never read.
+    router = APIRouter(dependencies=[Depends(auth.dependency())])
     writer = GroupCommitWriter(store)
     router.add_event_handler("shutdown", writer.close)
 
     @router.post(
         "/api/v1/lineage",
         status_code=201,
+        # 201 carries no body (Marquez sends none); without this the schema promised JSON.
+        response_class=Response,
         tags=["ingest"],
         summary="Ingest OpenLineage events (Marquez-compatible)",
+        responses={
+            201: {"description": "Stored (committed)"},
+            **error_responses(400, 401, 413, 415),
+        },
+        openapi_extra=LINEAGE_BODY,
     )
     async def post_lineage(request: Request) -> Response:
         try:
@@ -132,6 +244,18 @@ def build_router(store: Store, *, max_body_bytes: int) -> APIRouter:
             methods=["POST"],
             tags=["ingest"],
             summary=f"Ingest OTLP {signal} (OTLP/HTTP, JSON or protobuf)",
+            responses={
+                200: {
+                    "description": "Stored (committed); rejected points are counted in the "
+                    "OTLP partialSuccess",
+                    "content": {
+                        "application/json": {"schema": {"type": "object"}},
+                        "application/x-protobuf": _PROTOBUF,
+                    },
+                },
+                **error_responses(400, 401, 413, 415),
+            },
+            openapi_extra=_otlp_body(signal),
         )
     return router
 

@@ -130,14 +130,16 @@ def write_simulation(config: SimConfig, out_dir: Path) -> SimSummary:
 
 
 def send_simulation(config: SimConfig, base_url: str, *, client: httpx.Client | None = None,
-                    out_dir: Path | None = None, batch: bool = True) -> SimSummary:
+                    out_dir: Path | None = None, batch: bool = True,
+                    token: str | None = None) -> SimSummary:
     """POST the simulated telemetry to a flowsleuth server at ``base_url``.
 
     OpenLineage goes to ``/api/v1/lineage`` as one JSON array per simulated hour (or, with
     ``batch=False``, one event per request as the OpenLineage client sends); OTLP/JSON to
     ``/v1/metrics``, ``/v1/traces`` and ``/v1/logs``. There is no route for the catalog:
     it is written with ``truth.json`` to ``out_dir`` (a new temporary folder by default)
-    and its path returned. Raises SendError on the first non-2xx answer.
+    and its path returned. ``token`` is the server's ingestion token (sent as a bearer
+    token by the client made here). Raises SendError on the first non-2xx answer.
     """
     began = time.perf_counter()
     sim = Simulation(config)
@@ -145,7 +147,8 @@ def send_simulation(config: SimConfig, base_url: str, *, client: httpx.Client | 
         tempfile.mkdtemp(prefix="flowsleuth-sim-"))
     summary = start_summary(sim, folder)
     own = client is None
-    http = client if client is not None else httpx.Client(timeout=60.0)
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    http = client if client is not None else httpx.Client(timeout=60.0, headers=headers)
     base = base_url.rstrip("/")
     try:
         for payload in sim.payloads():

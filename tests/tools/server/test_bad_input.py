@@ -84,11 +84,11 @@ BAD_BODIES: list[tuple[str, bytes, int, str]] = [
 def test_bad_lineage_bodies_get_4xx_with_reason(
     server: LiveServer, label: str, body: bytes, status: int, fragment: str
 ) -> None:
-    good = httpx.post(f"{server.url}/api/v1/lineage", json=_event())
+    good = server.post("/api/v1/lineage", json=_event())
     assert good.status_code == 201
     before = _stored_runs(server)
-    resp = httpx.post(
-        f"{server.url}/api/v1/lineage", content=body, headers={"content-type": "application/json"}
+    resp = server.post(
+        "/api/v1/lineage", content=body, headers={"content-type": "application/json"}
     )
     assert resp.status_code == status, (label, resp.text)
     assert fragment in resp.text, (label, resp.text)
@@ -97,8 +97,8 @@ def test_bad_lineage_bodies_get_4xx_with_reason(
 
 def test_ten_megabyte_body_is_refused_with_413(server: LiveServer) -> None:
     huge = b'{"eventTime": "' + b"x" * (10 * 1024 * 1024) + b'"}'
-    resp = httpx.post(
-        f"{server.url}/api/v1/lineage",
+    resp = server.post(
+        "/api/v1/lineage",
         content=huge,
         headers={"content-type": "application/json"},
         timeout=30,
@@ -107,8 +107,8 @@ def test_ten_megabyte_body_is_refused_with_413(server: LiveServer) -> None:
     assert "exceeds" in resp.json()["error"]
     # A gzip bomb is refused after decompression, too.
     bomb = gzip.compress(b" " * (20 * 1024 * 1024))
-    resp = httpx.post(
-        f"{server.url}/api/v1/lineage",
+    resp = server.post(
+        "/api/v1/lineage",
         content=bomb,
         headers={"content-type": "application/json", "content-encoding": "gzip"},
         timeout=30,
@@ -118,20 +118,20 @@ def test_ten_megabyte_body_is_refused_with_413(server: LiveServer) -> None:
 
 def test_gzip_and_unknown_encoding(server: LiveServer) -> None:
     body = gzip.compress(orjson.dumps(_event()))
-    resp = httpx.post(
-        f"{server.url}/api/v1/lineage",
+    resp = server.post(
+        "/api/v1/lineage",
         content=body,
         headers={"content-type": "application/json", "content-encoding": "gzip"},
     )
     assert resp.status_code == 201
-    resp = httpx.post(
-        f"{server.url}/api/v1/lineage",
+    resp = server.post(
+        "/api/v1/lineage",
         content=b"x",
         headers={"content-type": "application/json", "content-encoding": "br"},
     )
     assert resp.status_code == 415
-    resp = httpx.post(
-        f"{server.url}/api/v1/lineage",
+    resp = server.post(
+        "/api/v1/lineage",
         content=b"\x1f\x8bnot gzip",
         headers={"content-type": "application/json", "content-encoding": "gzip"},
     )
@@ -140,7 +140,7 @@ def test_gzip_and_unknown_encoding(server: LiveServer) -> None:
 
 def test_array_with_one_bad_event_stores_the_good_ones(server: LiveServer) -> None:
     good = [_event(), _event()]
-    resp = httpx.post(f"{server.url}/api/v1/lineage", json=[good[0], {"nope": 1}, good[1]])
+    resp = server.post("/api/v1/lineage", json=[good[0], {"nope": 1}, good[1]])
     assert resp.status_code == 400
     body = resp.json()
     assert body["accepted"] == 2 and len(body["rejected"]) == 1
@@ -206,7 +206,7 @@ def test_otlp_partial_success_for_bad_points(server: LiveServer) -> None:
         ],
         [{"name": "mystery", "unknownType": {"dataPoints": [ok]}}],
     )
-    resp = httpx.post(f"{server.url}/v1/metrics", json=body)
+    resp = server.post("/v1/metrics", json=body)
     assert resp.status_code == 200, resp.text
     partial = resp.json()["partialSuccess"]
     assert int(partial["rejectedDataPoints"]) == 4
@@ -231,15 +231,15 @@ def test_otlp_partial_success_for_bad_points(server: LiveServer) -> None:
 def test_otlp_bad_bodies(
     server: LiveServer, label: str, body: bytes, ctype: str, status: int
 ) -> None:
-    resp = httpx.post(f"{server.url}/v1/metrics", content=body, headers={"content-type": ctype})
+    resp = server.post("/v1/metrics", content=body, headers={"content-type": ctype})
     assert resp.status_code == status, (label, resp.text)
     assert resp.json()["error"]
 
 
 def test_otlp_ten_megabytes_is_413(server: LiveServer) -> None:
     huge = b'{"resourceMetrics": [' + b" " * (10 * 1024 * 1024) + b"]}"
-    resp = httpx.post(
-        f"{server.url}/v1/logs",
+    resp = server.post(
+        "/v1/logs",
         content=huge,
         headers={"content-type": "application/json"},
         timeout=30,

@@ -37,7 +37,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_event(db_url: str) -> None:
     with live_server(db_url) as server:
 
         def stream() -> None:
-            with httpx.Client(base_url=server.url, timeout=5) as client:
+            with httpx.Client(base_url=server.url, headers=server.auth, timeout=5) as client:
                 for i in range(100_000):
                     run_id = str(uuid.uuid4())
                     try:

@@ -6,19 +6,25 @@ import uuid
 from datetime import UTC, datetime
 
 import httpx
+import pytest
+import requests
 from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import error_message_run, schema_dataset
-from openlineage.client.transport.http import HttpConfig, HttpTransport
+from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport
 
-from tests.live_server import live_server
+from tests.live_server import LiveServer, live_server
 from tools.nodes import NodeRef
 from tools.store import open_store
 from tools.store.queries import list_runs
 
 
-def _client(url: str) -> OpenLineageClient:
-    return OpenLineageClient(transport=HttpTransport(HttpConfig(url=url, timeout=5)))
+def _client(server: LiveServer) -> OpenLineageClient:
+    # auth type api_key is what sends "Authorization: Bearer <key>".
+    auth = ApiKeyTokenProvider({"apiKey": server.token or ""})
+    return OpenLineageClient(
+        transport=HttpTransport(HttpConfig(url=server.url, timeout=5, auth=auth))
+    )
 
 
 def test_openlineage_client_events_land_in_the_store(db_url: str) -> None:
@@ -32,7 +38,7 @@ def test_openlineage_client_events_land_in_the_store(db_url: str) -> None:
         OutputDataset(namespace="snowflake://acme", name="raw.contacts", facets={"schema": schema})
     ]
     with live_server(db_url) as server:
-        client = _client(server.url)
+        client = _client(server)
         now = datetime.now(UTC).isoformat()
         client.emit(
             RunEvent(
@@ -73,8 +79,8 @@ def test_openlineage_client_events_land_in_the_store(db_url: str) -> None:
 
 def test_bad_event_gets_400_naming_the_field(db_url: str) -> None:
     with live_server(db_url) as server:
-        resp = httpx.post(
-            f"{server.url}/api/v1/lineage",
+        resp = server.post(
+            "/api/v1/lineage",
             json={
                 "eventTime": "2026-01-01T00:00:00Z",
                 "producer": "x",
@@ -87,3 +93,30 @@ def test_bad_event_gets_400_naming_the_field(db_url: str) -> None:
         assert "UUID" in resp.json()["error"]
         dead = httpx.get(f"{server.url}/healthz").json()
         assert dead["status"] == "ok"
+
+
+def test_client_configured_from_the_environment(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OPENLINEAGE_URL + OPENLINEAGE_API_KEY, what the README tells producers to set."""
+    job = Job(namespace="airflow://prod", name="env_configured")
+
+    def event() -> RunEvent:
+        return RunEvent(
+            eventType=RunState.COMPLETE,
+            eventTime=datetime.now(UTC).isoformat(),
+            run=Run(runId=str(uuid.uuid4())),
+            job=job,
+            producer="https://example.com/t",
+        )
+
+    with live_server(db_url) as server:
+        monkeypatch.setenv("OPENLINEAGE_URL", server.url)
+        monkeypatch.setenv("OPENLINEAGE_API_KEY", server.token or "")
+        OpenLineageClient().emit(event())
+        monkeypatch.setenv("OPENLINEAGE_API_KEY", "not-the-token-0123456789")
+        with pytest.raises(requests.HTTPError, match="401"):
+            OpenLineageClient().emit(event())
+    store = open_store(db_url)
+    assert len(list_runs(store, NodeRef.job("airflow://prod", "env_configured"))) == 1
+    store.dispose()

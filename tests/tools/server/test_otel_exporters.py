@@ -1,4 +1,8 @@
-"""The OpenTelemetry SDK's own OTLP/HTTP exporters (protobuf and JSON) against the server."""
+"""The OpenTelemetry SDK's own OTLP/HTTP exporters (protobuf and JSON) against the server.
+
+The protobuf exporters get the ingestion token through ``headers=``, the JSON ones
+through OTEL_EXPORTER_OTLP_HEADERS, as the README tells a deployment to set it.
+"""
 
 from __future__ import annotations
 
@@ -32,8 +36,13 @@ RESOURCE = Resource.create(
 )
 
 
-def _exporters(encoding: str, url: str) -> tuple[Any, Any, Any]:
+def _exporters(
+    encoding: str, server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Any, Any, Any]:
+    url = server.url
+    headers: dict[str, str] | None = None
     if encoding == "protobuf":
+        headers = server.auth
         from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -47,10 +56,13 @@ def _exporters(encoding: str, url: str) -> tuple[Any, Any, Any]:
         from opentelemetry.exporter.otlp.json.http.trace_exporter import (  # type: ignore[no-redef]
             OTLPSpanExporter,
         )
+
+        # The exporters read the variable when they are built.
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", f"Authorization=Bearer%20{server.token}")
     return (
-        OTLPMetricExporter(endpoint=f"{url}/v1/metrics"),
-        OTLPLogExporter(endpoint=f"{url}/v1/logs"),
-        OTLPSpanExporter(endpoint=f"{url}/v1/traces"),
+        OTLPMetricExporter(endpoint=f"{url}/v1/metrics", headers=headers),
+        OTLPLogExporter(endpoint=f"{url}/v1/logs", headers=headers),
+        OTLPSpanExporter(endpoint=f"{url}/v1/traces", headers=headers),
     )
 
 
@@ -68,8 +80,10 @@ def _series(server: LiveServer, name: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("encoding", ["protobuf", "json"])
-def test_sdk_metric_exporter(server: LiveServer, encoding: str) -> None:
-    metric_exp, _, _ = _exporters(encoding, server.url)
+def test_sdk_metric_exporter(
+    server: LiveServer, encoding: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    metric_exp, _, _ = _exporters(encoding, server, monkeypatch)
     reader = PeriodicExportingMetricReader(metric_exp, export_interval_millis=3_600_000)
     provider = MeterProvider(resource=RESOURCE, metric_readers=[reader])
     meter = provider.get_meter("test")
@@ -99,8 +113,10 @@ def test_sdk_metric_exporter(server: LiveServer, encoding: str) -> None:
 
 
 @pytest.mark.parametrize("encoding", ["protobuf", "json"])
-def test_sdk_log_and_span_exporters(server: LiveServer, encoding: str, tmp_path: Path) -> None:
-    _, log_exp, span_exp = _exporters(encoding, server.url)
+def test_sdk_log_and_span_exporters(
+    server: LiveServer, encoding: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, log_exp, span_exp = _exporters(encoding, server, monkeypatch)
     logger_provider = LoggerProvider(resource=RESOURCE)
     logger_provider.add_log_record_processor(SimpleLogRecordProcessor(log_exp))
     logger = logging.getLogger(f"flowsleuth.test.{encoding}")
@@ -136,6 +152,23 @@ def test_sdk_log_and_span_exporters(server: LiveServer, encoding: str, tmp_path:
     assert names[f"collect.{encoding}"].attributes["user.email"] == "<email>"
     assert names[f"activate.{encoding}"].parent_span_id is not None
     assert len({s.trace_id for s in spans}) == 1 and len(spans[0].trace_id) == 32
+
+
+def test_exporter_without_a_token_is_refused(server: LiveServer) -> None:
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricExportResult
+
+    name = "activation.audience.size.untokened"
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(resource=RESOURCE, metric_readers=[reader])
+    provider.get_meter("test").create_gauge(name).set(1)
+    data = reader.get_metrics_data()
+    provider.shutdown()
+    assert data is not None
+    exporter = OTLPMetricExporter(endpoint=f"{server.url}/v1/metrics")
+    assert exporter.export(data) is MetricExportResult.FAILURE
+    exporter.shutdown()
+    assert _series(server, name) == []
 
 
 def server_db(server: LiveServer) -> str:

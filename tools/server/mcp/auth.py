@@ -16,27 +16,28 @@ there is no token: the local user who started the process owns it.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from tools.server.tokens import (
+    MIN_TOKEN_CHARS,
+    DigestTable,
+    TokenConfigError,
+    TokenModel,
+    mapping_or_list,
+    read_token_config,
+    token_digest,
+    validate_entries,
+)
 
 Scope = Literal["read", "write"]
-MIN_TOKEN_CHARS = 16
-
-
-class TokenConfigError(ValueError):
-    """Token configuration that cannot be used; the message names the entry and the fix."""
 
 
 class McpSettings(BaseSettings):
@@ -56,8 +57,7 @@ class McpSettings(BaseSettings):
     )
 
 
-class TokenEntry(BaseModel):
-    token: str = Field(min_length=MIN_TOKEN_CHARS)
+class TokenEntry(TokenModel):
     client_id: str | None = Field(None, min_length=1, max_length=128)
     scopes: list[Scope] = Field(min_length=1)
 
@@ -66,81 +66,36 @@ class StaticTokenVerifier:
     """A TokenVerifier over a fixed set of tokens."""
 
     def __init__(self, entries: Collection[TokenEntry]) -> None:
-        self._by_digest: dict[bytes, AccessToken] = {}
+        pairs: list[tuple[str, AccessToken]] = []
         for entry in entries:
             scopes = set(entry.scopes) | ({"read"} if "write" in entry.scopes else set())
-            digest = _digest(entry.token)
-            client = entry.client_id or f"token-{digest.hex()[:8]}"
-            self._by_digest[digest] = AccessToken(
-                token="", client_id=client, scopes=sorted(scopes)
+            client = entry.client_id or f"token-{token_digest(entry.token).hex()[:8]}"
+            pairs.append(
+                (entry.token, AccessToken(token="", client_id=client, scopes=sorted(scopes)))
             )
+        self._tokens = DigestTable(pairs)
 
     @property
     def count(self) -> int:
         # Not __len__: an empty verifier must still be truthy where the SDK checks for one.
-        return len(self._by_digest)
+        return len(self._tokens)
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        digest = _digest(token)
-        for known, access in self._by_digest.items():
-            if hmac.compare_digest(known, digest):
-                return access.model_copy(update={"token": token})
-        return None
-
-
-def _digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+        access = self._tokens.match(token)
+        return None if access is None else access.model_copy(update={"token": token})
 
 
 def load_tokens(settings: McpSettings) -> list[TokenEntry]:
     """The configured tokens (none when neither variable is set)."""
-    if settings.tokens and settings.tokens_file:
-        raise TokenConfigError(
-            "set FLOWSLEUTH_MCP_TOKENS or FLOWSLEUTH_MCP_TOKENS_FILE, not both"
-        )
-    if settings.tokens_file is not None:
-        path = settings.tokens_file
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise TokenConfigError(f"FLOWSLEUTH_MCP_TOKENS_FILE {path}: {exc}") from None
-        try:
-            raw = yaml.safe_load(text)  # YAML is a superset of JSON: one parser for both
-        except yaml.YAMLError as exc:
-            raise TokenConfigError(f"{path}: not JSON or YAML ({exc})") from None
-        return parse_tokens(raw, str(path))
-    if settings.tokens:
-        try:
-            raw = json.loads(settings.tokens)
-        except json.JSONDecodeError as exc:
-            raise TokenConfigError(f"FLOWSLEUTH_MCP_TOKENS is not valid JSON: {exc}") from None
-        return parse_tokens(raw, "FLOWSLEUTH_MCP_TOKENS")
-    return []
+    found = read_token_config("FLOWSLEUTH_MCP_TOKENS", settings.tokens, settings.tokens_file)
+    return [] if found is None else parse_tokens(*found)
 
 
 def parse_tokens(raw: Any, origin: str) -> list[TokenEntry]:
-    items: list[Any]
-    if isinstance(raw, Mapping):
-        items = [{"token": k, "scopes": v} for k, v in raw.items()]
-    elif isinstance(raw, list):
-        items = raw
-    else:
-        raise TokenConfigError(
-            f"{origin}: expected a list of {{token, client_id, scopes}} or a mapping "
-            "token -> scopes"
-        )
-    out: list[TokenEntry] = []
-    for i, item in enumerate(items):
-        try:
-            out.append(TokenEntry.model_validate(item))
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            loc = ".".join(str(p) for p in err["loc"]) or "entry"
-            raise TokenConfigError(f"{origin}: token #{i + 1}: {loc}: {err['msg']}") from None
-    digests = [_digest(e.token) for e in out]
-    if len(set(digests)) != len(digests):
-        raise TokenConfigError(f"{origin}: the same token is listed twice")
-    return out
+    items = mapping_or_list(
+        raw, origin, "a list of {token, client_id, scopes} or a mapping token -> scopes"
+    )
+    return validate_entries(items, TokenEntry, origin)
 
 
 def split_list(value: str | None) -> list[str]:
@@ -178,6 +133,7 @@ def hide_write_tools(write_tools: frozenset[str]) -> Any:
 
 
 __all__ = [
+    "MIN_TOKEN_CHARS",
     "McpSettings",
     "StaticTokenVerifier",
     "TokenConfigError",
