@@ -19,6 +19,7 @@ BENCHES = [
     "bench.bench_lineage",
     "bench.bench_mcp",
     "bench.bench_agent",
+    "bench.bench_slack",
 ]
 
 

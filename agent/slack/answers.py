@@ -59,10 +59,14 @@ def answer(
 
 def _chat(store: Store, question: str, model: BaseChatModel, clock: Callable[[], int]) -> str:
     # Imported here: the agent framework and MCP client take seconds to load.
-    from agent.chat import ask, own_server
+    from agent.chat import ask
+    from tools.server.mcp import build_mcp_server
 
+    # Read-only: anyone in a channel can mention the bot, and a proposal queued from
+    # here would carry no accountable requester (the web and CLI chat may queue).
+    server = build_mcp_server(store, enable_writes=False, clock=clock)
     try:
-        reply = ask(question, model, own_server(store, clock=clock))
+        reply = ask(question, model, server)
     except Exception as exc:  # the model's endpoint is outside our control
         log.warning("slack: chat mode failed, answering from the record: %s", exc)
         return about_incident(store, question, no_llm=True, why=f"the LLM failed: {exc}"[:300])

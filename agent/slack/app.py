@@ -1,11 +1,12 @@
 """The Slack app (slack-bolt): approve/reject buttons, mentions, ``/flowsleuth``.
 
-Every listener acknowledges first (Slack wants an answer within 3 s) and does the work
-after, in Bolt's listener threads. Decisions go through the runbook engine exactly as
-the web queue's do: the Slack user is mapped to a flowsleuth user whose roles the engine
-checks, the engine's status claim lets one click win, and only the winning click resumes
-the investigation. Request signatures (HTTP mode) are checked by Bolt with Slack's
-5-minute timestamp tolerance; a bad or stale signature is a 401 before any listener runs.
+Every listener acknowledges first (Slack wants an answer within 3 s) and hands the work
+to a pool of its own, so Bolt's threads are always free for the next acknowledgement.
+Decisions go through the runbook engine exactly as the web queue's do: the Slack user is
+mapped to a flowsleuth user whose roles the engine checks, the engine's status claim lets
+one click win, and only the winning click resumes the investigation. Request signatures
+(HTTP mode) are checked by Bolt with Slack's 5-minute timestamp tolerance; a bad or stale
+signature is a 401 before any listener runs.
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from slack_bolt import App
+from slack_bolt import App, BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from agent.slack.answers import answer
-from agent.slack.blocks import APPROVE, REJECT, escape
+from agent.slack.blocks import APPROVE, REJECT, escape, text_blocks
 from agent.slack.notifier import IncidentNotifier
 from agent.slack.settings import SlackSettings
 from tools.runbooks import NotAllowedError, UnknownProposalError, approve, reject
@@ -35,6 +37,9 @@ from tools.store.models import now_micros
 
 log = logging.getLogger(__name__)
 
+WORKERS = 4
+# Replies quote telemetry: no link previews fetched from URLs in it.
+QUIET: dict[str, Any] = {"unfurl_links": False, "unfurl_media": False}
 MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 SEEN_EVENTS = 2_000  # Slack retries deliveries; remember this many event ids to skip them
 
@@ -78,7 +83,28 @@ class SlackSurface:
         )
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._seen_lock = threading.Lock()
+        # The slow part of every listener (resume and apply, LLM answers) runs here, not on
+        # Bolt's listener threads: those also run the next requests' ack(), and Bolt
+        # answers 404 to Slack when no thread is free to ack within 3 s.
+        self.work = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="slack-work")
         self._register()
+
+    def close(self) -> None:
+        """Finish the work already started (an apply is never cut off midway) and drop
+        what has not started."""
+        self.work.shutdown(wait=True, cancel_futures=True)
+
+    def _later(self, what: str, fn: Callable[..., None], *args: Any) -> None:
+        def run() -> None:
+            try:
+                fn(*args)
+            except Exception:  # a listener's failure must not vanish into a pool
+                log.exception("slack: %s failed", what)
+
+        try:
+            self.work.submit(run)
+        except RuntimeError:  # shutting down: the request was acknowledged, say so in the log
+            log.warning("slack: %s dropped, the server is stopping", what)
 
     # -- listeners -------------------------------------------------------------------
 
@@ -88,20 +114,24 @@ class SlackSurface:
         @app.action(APPROVE)
         def _approve(ack: Callable[..., Any], body: dict[str, Any]) -> None:
             ack()
-            self.decide(body, "approved")
+            self._later("approving", self.decide, body, "approved")
 
         @app.action(REJECT)
         def _reject(ack: Callable[..., Any], body: dict[str, Any]) -> None:
             ack()
-            self.decide(body, "rejected")
+            self._later("rejecting", self.decide, body, "rejected")
 
         @app.event("app_mention")
-        def _mention(event: dict[str, Any], body: dict[str, Any]) -> None:
+        def _mention(event: dict[str, Any], body: dict[str, Any], request: BoltRequest) -> None:
+            # Slack retries a delivery it timed out on although it reached us; we took
+            # it the first time. Other retries (errors, restarts) may be new to us.
+            if retry_of_a_delivery_we_took(request.headers):
+                return
             if event.get("bot_id") or self._repeat(str(body.get("event_id") or "")):
                 return
             question = MENTION.sub("", str(event.get("text") or "")).strip()
             thread = str(event.get("thread_ts") or event["ts"])
-            self._post(str(event["channel"]), self._answer(question), thread_ts=thread)
+            self._later("answering a mention", self.reply, str(event["channel"]), question, thread)
 
         @app.command("/flowsleuth")
         def _command(
@@ -112,7 +142,7 @@ class SlackSurface:
                 ack(text=self._answer("help"), response_type="ephemeral")
                 return
             ack()
-            self.ask_in_thread(command, question, respond)
+            self._later("answering /flowsleuth", self.ask_in_thread, command, question, respond)
 
         @app.event("message")
         def _ignore_messages() -> None:
@@ -170,20 +200,26 @@ class SlackSurface:
             self._ephemeral(channel, slack_user, escape(str(exc)))
             return
         if not decision.won:
-            self._ephemeral(
-                channel,
-                slack_user,
-                f"Proposal #{proposal_id} was already decided: {decision.status} by "
-                f"{escape(decision.decided_by)} at {decision.decided_at}. Nothing was changed.",
-            )
+            if decision.outcome == "expired":
+                told = f"Proposal #{proposal_id} expired before anyone decided it."
+            else:
+                told = (
+                    f"Proposal #{proposal_id} was already decided: {decision.status} by "
+                    f"{escape(decision.decided_by)} at {decision.decided_at}."
+                )
+            self._ephemeral(channel, slack_user, f"{told} Nothing was changed.")
+            self._refresh(decision.incident_id)  # the message still offered the buttons
             return
         said = f"<@{slack_user}> {decision.outcome} proposal #{proposal_id}"
         said += self._resume(decision, outcome, user)
-        try:
-            self.notifier.sync_one(decision.incident_id)
-        except (SlackApiError, OSError) as exc:  # the decision stands; the loop retries
-            log.warning("slack: incident %s message not updated: %s", decision.incident_id, exc)
+        self._refresh(decision.incident_id)
         self._post(channel, said, thread_ts=message_ts or None)
+
+    def _refresh(self, incident_id: int) -> None:
+        try:
+            self.notifier.sync_one(incident_id)
+        except (SlackApiError, OSError) as exc:  # the decision stands; the loop retries
+            log.warning("slack: incident %s message not updated: %s", incident_id, exc)
 
     def _resume(self, decision: Any, outcome: str, user: str) -> str:
         # Imported here: LangGraph takes a while to load and only decisions need it.
@@ -223,11 +259,19 @@ class SlackSurface:
             parent = self.client.chat_postMessage(
                 channel=channel,
                 text=f"<@{command.get('user_id')}> asked: {escape(question)}",
+                blocks=text_blocks(f"<@{command.get('user_id')}> asked: {escape(question)}"),
+                **QUIET,
             )
-            self.client.chat_postMessage(channel=channel, thread_ts=parent["ts"], text=reply)
-        except SlackApiError as exc:
+            self.client.chat_postMessage(
+                channel=channel, thread_ts=parent["ts"], text=reply, blocks=text_blocks(reply),
+                **QUIET,
+            )
+        except (SlackApiError, OSError) as exc:
             log.info("slack: answering /flowsleuth through response_url: %s", exc)
-            respond(text=reply, response_type="ephemeral")
+            respond(text=reply, blocks=text_blocks(reply), response_type="ephemeral")
+
+    def reply(self, channel: str, question: str, thread_ts: str) -> None:
+        self._post(channel, self._answer(question), thread_ts=thread_ts)
 
     def _answer(self, question: str) -> str:
         try:
@@ -251,12 +295,24 @@ class SlackSurface:
 
     def _post(self, channel: str, text: str, *, thread_ts: str | None = None) -> None:
         try:
-            self.client.chat_postMessage(channel=channel, text=text, thread_ts=thread_ts)
-        except SlackApiError as exc:
+            self.client.chat_postMessage(
+                channel=channel, text=text, blocks=text_blocks(text), thread_ts=thread_ts, **QUIET
+            )
+        except (SlackApiError, OSError) as exc:
             log.warning("slack: could not post to %s: %s", channel, exc)
 
     def _ephemeral(self, channel: str, user: str, text: str) -> None:
         try:
-            self.client.chat_postEphemeral(channel=channel, user=user, text=text)
-        except SlackApiError as exc:
+            self.client.chat_postEphemeral(
+                channel=channel, user=user, text=text, blocks=text_blocks(text)
+            )
+        except (SlackApiError, OSError) as exc:
             log.warning("slack: could not tell %s: %s", user, exc)
+
+
+def retry_of_a_delivery_we_took(headers: Mapping[str, Any]) -> bool:
+    """Slack's retry of a request it timed out on: it reached us, and was acted on."""
+    reason = headers.get("x-slack-retry-reason")
+    if isinstance(reason, list | tuple):
+        reason = reason[0] if reason else None
+    return reason == "http_timeout"

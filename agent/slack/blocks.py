@@ -49,12 +49,37 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
+def _mrkdwn(text: str) -> dict[str, Any]:
+    # verbatim: Slack would otherwise turn a bare URL, a #channel or a mention word
+    # quoted from telemetry into a live link; only our own <url|label> links stay links.
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text)}}
+    return {"type": "section", "text": _mrkdwn(_clip(text))}
 
 
 def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:MAX_TEXT]}]}
+    return {"type": "context", "elements": [_mrkdwn(text[:MAX_TEXT])]}
+
+
+def text_blocks(text: str) -> list[dict[str, Any]]:
+    """A reply (already escaped) as verbatim sections, split at line ends to fit."""
+    pieces: list[str] = []
+    for line in text.split("\n"):
+        pieces += [line[i : i + MAX_TEXT] for i in range(0, len(line), MAX_TEXT)] or [""]
+    chunks: list[str] = []
+    current: str | None = None
+    for piece in pieces:
+        if current is None:
+            current = piece
+        elif len(current) + 1 + len(piece) <= MAX_TEXT:
+            current = f"{current}\n{piece}"
+        else:
+            chunks.append(current)
+            current = piece
+    chunks.append(current or " ")
+    return [_section(chunk) for chunk in chunks[:MAX_BLOCKS]]
 
 
 def summary_text(incident: IncidentView) -> str:
@@ -201,7 +226,7 @@ def _button(label: str, action_id: str, proposal_id: int, style: str) -> dict[st
     if action_id == APPROVE:
         button["confirm"] = {
             "title": {"type": "plain_text", "text": f"Approve proposal #{proposal_id}?"},
-            "text": {"type": "mrkdwn", "text": "flowsleuth will apply it and verify the result."},
+            "text": _mrkdwn("flowsleuth will apply it and verify the result."),
             "confirm": {"type": "plain_text", "text": "Approve"},
             "deny": {"type": "plain_text", "text": "Cancel"},
         }

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from langchain_core.language_models import BaseChatModel
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from starlette.concurrency import run_in_threadpool
@@ -42,12 +42,19 @@ class SyncLoop:
         self._thread.start()
 
     def _run(self) -> None:
+        told: set[tuple[int, str]] = set()
         while not self._stop.is_set():
             try:
                 self._expire()
+                if self._stop.is_set():
+                    break
                 report = self.surface.notifier.sync()
                 if report.posted or report.updated:
                     log.info("slack: posted %s, updated %s", report.posted, report.updated)
+                for incident_id, why in report.skipped.items():
+                    if (incident_id, why) not in told:  # once each, not every pass
+                        told.add((incident_id, why))
+                        log.warning("slack: incident %s not posted: %s", incident_id, why)
             except Exception:  # a bad pass must not end the loop; the next one may work
                 log.exception("slack: incident message sync failed")
             self._stop.wait(self.interval)
@@ -91,6 +98,10 @@ def mount_slack(
         @app.post(EVENTS_PATH, tags=["slack"], summary="Slack Events API and interactivity")
         async def slack_events(request: Request) -> Response:
             body = await request.body()
+            try:
+                body.decode("utf-8")  # Bolt decodes before it verifies the signature
+            except UnicodeDecodeError:
+                return JSONResponse({"error": "body is not UTF-8"}, status_code=400)
             # dispatch() returns as soon as the listener acknowledges; the listener goes
             # on in Bolt's threads. It blocks until then, so keep it off the event loop.
             bolt_response = await run_in_threadpool(
@@ -112,10 +123,11 @@ def mount_slack(
         try:
             yield
         finally:
+            if socket is not None:
+                await run_in_threadpool(socket.close)  # no new work arrives
             if loop is not None:
                 await run_in_threadpool(loop.stop)
-            if socket is not None:
-                await run_in_threadpool(socket.close)
+            await run_in_threadpool(surface.close)  # the work already started finishes
 
     chain_lifespan(app, running)
     return surface

@@ -9,6 +9,7 @@ the first post, so two ``flowsleuth serve`` processes never post the same incide
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -61,6 +62,10 @@ class IncidentNotifier:
         self.client = client
         self.settings = settings
         self.clock = clock
+        # The sync loop and a click's listener may edit one incident at the same moment;
+        # one at a time, or an edit built from older state could land last.
+        self._locks: dict[int, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
 
     def sync(self) -> SyncReport:
         report = SyncReport()
@@ -96,6 +101,12 @@ class IncidentNotifier:
     def sync_one(self, incident_id: int) -> str:
         """Post or edit one incident's message: "posted", "updated", "unchanged", or the
         reason it was skipped. Slack errors propagate as SlackApiError."""
+        with self._locks_guard:
+            lock = self._locks.setdefault(incident_id, threading.Lock())
+        with lock:
+            return self._sync_one(incident_id)
+
+    def _sync_one(self, incident_id: int) -> str:
         try:
             incident = get_incident(self.store, incident_id)
         except UnknownIncidentError:
@@ -107,7 +118,7 @@ class IncidentNotifier:
         row = self._row(incident_id)
         now = self.clock()
         if row is not None and not row.ref and now - row.created_at > STALE_CLAIM_US:
-            self._release(incident_id)
+            self._release(incident_id, row.created_at)
             row = None
         if row is None:
             if incident.status == "resolved":
@@ -123,7 +134,7 @@ class IncidentNotifier:
             try:
                 resp = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
             except BaseException:
-                self._release(incident_id)  # let the next sync try again
+                self._release(incident_id, now)  # let the next sync try again
                 raise
             # Slack answers with the channel's id: chat.update takes only an id, and the
             # setting may be a name ("#data-incidents") or a user (posting opens a DM).
@@ -181,13 +192,16 @@ class IncidentNotifier:
             return False
         return True
 
-    def _release(self, incident_id: int) -> None:
+    def _release(self, incident_id: int, claimed_at: int) -> None:
+        """Drop the claim made at ``claimed_at`` (only that one: another process may have
+        taken over a stale claim and be posting under a claim of its own)."""
         with self.store.write() as conn:
             conn.execute(
                 delete(NotificationRow).where(
                     NotificationRow.provider == PROVIDER,
                     NotificationRow.incident_id == incident_id,
                     NotificationRow.ref == "",
+                    NotificationRow.created_at == claimed_at,
                 )
             )
 

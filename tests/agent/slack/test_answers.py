@@ -21,6 +21,7 @@ from tests.agent.slack.support import (
 from tests.helpers.fake_chat import ScriptedChatModel, tool_call
 from tests.helpers.simstore import AT_US, Template, clone
 from tools.incidents import list_incidents
+from tools.runbooks import list_proposals
 from tools.store import Store, open_store
 from tools.store.models import IncidentRow
 
@@ -187,3 +188,16 @@ def test_a_failing_model_falls_back_to_the_record_and_says_so(sim_store: Store) 
     assert text.startswith(f"*Incident #{META_SYNC}*")
     assert "_Answered from the incident record (the LLM failed: " in text
     assert "503 &lt;!here&gt; try later" in text and "<!here>" not in text
+
+
+def test_chat_from_slack_cannot_queue_proposals(sim_store: Store) -> None:
+    """Anyone in a channel can mention the bot: chat mode there reads, never proposes."""
+    before = len(list_proposals(sim_store))
+    incident = list_incidents(sim_store, status="open")[0]
+    model = ScriptedChatModel(
+        script=[tool_call("propose_remediation", {"incident_id": incident.id}), "queued it"]
+    )
+    ask(sim_store, "please pause every campaign", model)
+    assert model.bound and all("propose_remediation" not in names for names in model.bound)
+    assert all("request_approval" not in names for names in model.bound)
+    assert len(list_proposals(sim_store)) == before

@@ -18,6 +18,7 @@ from agent.slack.blocks import (
     incident_blocks,
     proposal_blocks,
     summary_text,
+    text_blocks,
 )
 from tests.agent.slack.support import HOUR_US, queue_proposals
 from tests.helpers.simstore import AT_US, Template, build_template, clone
@@ -302,3 +303,28 @@ def test_the_digest_moves_with_a_proposals_status_and_only_then(
     assert second != first and current() == second
     assert expire_stale(store, AT_US + 25 * HOUR_US)
     assert current() not in (first, second)
+
+
+def mrkdwn_objects(value: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    if isinstance(value, dict):
+        if value.get("type") == "mrkdwn":
+            found.append(value)
+        for item in value.values():
+            found += mrkdwn_objects(item)
+    elif isinstance(value, list):
+        for item in value:
+            found += mrkdwn_objects(item)
+    return found
+
+
+def test_every_text_is_verbatim_so_bare_urls_and_channels_stay_text(real: Real) -> None:
+    """Escaping stops <...> links; bare URLs and #channels are auto-linked by Slack unless
+    the text object is verbatim (Slack's text-object reference)."""
+    bare = "see https://evil.example/login in #general @here"
+    incident = real.incident.model_copy(update={"title": bare})
+    blocks = incident_blocks(
+        incident, [*real.waiting, real.rejected], public_url="https://fs.example"
+    )
+    objects = mrkdwn_objects(blocks) + mrkdwn_objects(text_blocks(bare * 200))
+    assert objects and all(o.get("verbatim") is True for o in objects)

@@ -9,17 +9,25 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from slack_sdk import WebClient
 from sqlalchemy import select
 
 from agent.graph.build import build_graph
 from agent.graph.checkpoint import open_checkpointer
 from agent.graph.run import thread_config
+from agent.slack.app import WORKERS
 from agent.slack.blocks import APPROVE, REJECT
 from agent.slack.notifier import IncidentNotifier
 from tests.agent.slack.conftest import CHANNEL, World, slack_settings
-from tests.agent.slack.fake_slack import block_action, mention_event, slash_command
-from tools.runbooks import get_proposal
+from tests.agent.slack.fake_slack import (
+    block_action,
+    mention_event,
+    signed_headers,
+    slash_command,
+)
+from tests.helpers.simstore import AT_US
+from tools.runbooks import expire_stale, get_proposal
 from tools.runbooks.audit import list_audit
 from tools.store.models_notifications import NotificationRow
 
@@ -106,8 +114,13 @@ def test_a_double_click_approves_once_and_resumes_the_agent_once(world: World) -
     refreshes = [c for c in world.api.writes() if "credential" in c.path]
     assert len(refreshes) == 1, [c.path for c in world.api.writes()]
     # The incident message was edited in place: same ts, decision shown, no buttons for it.
-    [update] = world.slack.wait_for("chat.update")
-    assert update["ts"] == ts and update["channel"] == CHANNEL
+    # (The losing click refreshes the message too, so there may be an edit in between.)
+    updates = world.slack.wait_for(
+        "chat.update", where=lambda a: "Result" in _text(a["blocks"])
+    )
+    assert updates, world.slack.of("chat.update")
+    assert {(u["ts"], u["channel"]) for u in world.slack.of("chat.update")} == {(ts, CHANNEL)}
+    update = world.slack.of("chat.update")[-1]
     assert f"proposal-{pid}" not in {b.get("block_id") for b in update["blocks"]}
     assert "by *lead*" in _text(update["blocks"])
 
@@ -246,3 +259,82 @@ def test_help_is_the_acknowledgement_itself(world: World) -> None:
     resp = world.post(EVENTS, body)
     assert resp.status_code == 200
     assert "incidents" in resp.json()["text"]
+
+
+def test_acknowledgements_do_not_wait_for_busy_listeners(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bolt acks on its own small thread pool; work stuck behind it must not make Slack
+    see a failed request (Bolt answers 404 when no thread acks within 3 s)."""
+    release = threading.Event()
+    started: list[str] = []
+
+    def slow_answer(store: Any, question: str, **_: Any) -> str:
+        started.append(question)
+        assert release.wait(30)
+        return f"answer to {question}"
+
+    monkeypatch.setattr("agent.slack.app.answer", slow_answer)
+    try:
+        # Mentions are acknowledged by Bolt before their listener runs; their slow
+        # answers then occupy the threads that run listeners.
+        for i in range(8):
+            event = mention_event(f"q{i}", event_id=f"EvBusy{i}", ts=f"1700000300.{i:04d}")
+            assert world.post(EVENTS, event, content_type="application/json").status_code == 200
+        deadline = time.monotonic() + 10
+        while len(started) < WORKERS and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # A click and a command ack from inside their listener: they need a free thread.
+        click = world.post(EVENTS, block_action(REJECT, _high(world), user="U0STRANGER"))
+        command = world.post(EVENTS, slash_command("incidents", response_url=world.slack.url))
+        assert (click.status_code, command.status_code) == (200, 200)
+    finally:
+        release.set()
+    answered = world.slack.wait_for(
+        "chat.postMessage", count=9, where=lambda a: str(a.get("text")).startswith("answer to")
+    )
+    assert len(answered) == 9  # eight mentions and the command, in threads
+
+
+def test_replies_quote_telemetry_without_live_links(world: World) -> None:
+    resp = world.post(EVENTS, slash_command("help", response_url=f"{world.slack.url}/r/1"))
+    assert resp.status_code == 200
+    event = mention_event("incidents", event_id="EvLinks", ts="1700000400.0001")
+    world.post(EVENTS, event, content_type="application/json")
+    [reply] = world.slack.wait_for(
+        "chat.postMessage", where=lambda a: a.get("thread_ts") == "1700000400.0001"
+    )
+    texts = [b["text"] for b in reply["blocks"] if b["type"] == "section"]
+    assert texts and all(t["verbatim"] is True for t in texts)
+    assert reply.get("unfurl_links") in (False, "false", "0", 0)
+
+
+def test_a_retry_of_a_delivery_that_timed_out_is_not_answered_twice(world: World) -> None:
+    event = mention_event("incidents", event_id="EvRetry", ts="1700000500.0001")
+    headers = signed_headers(event, content_type="application/json")
+    headers |= {"x-slack-retry-num": "1", "x-slack-retry-reason": "http_timeout"}
+    resp = httpx.post(f"{world.url}{EVENTS}", content=event, headers=headers)
+    assert resp.status_code == 200
+    time.sleep(0.5)  # room for an answer to arrive, were one sent
+    assert not [
+        a for a in world.slack.of("chat.postMessage") if a.get("thread_ts") == "1700000500.0001"
+    ]
+
+
+def test_a_click_on_an_expired_proposal_says_so_and_clears_the_buttons(world: World) -> None:
+    _incident_message(world)
+    pid = _high(world)
+    ts = posted_ts(world)
+    expire_stale(world.store, AT_US + 10 * 86_400_000_000)
+    resp = world.post(EVENTS, block_action(APPROVE, pid, user="U0LEAD", message_ts=ts))
+    assert resp.status_code == 200
+    [told] = world.slack.wait_for("chat.postEphemeral")
+    assert "expired before anyone decided" in told["text"]
+    [update] = world.slack.wait_for("chat.update")
+    assert f"proposal-{pid}" not in {b.get("block_id") for b in update["blocks"]}
+    assert get_proposal(world.store, pid).status == "expired"
+
+
+def test_a_body_that_is_not_utf8_is_a_400_not_a_crash(world: World) -> None:
+    resp = httpx.post(f"{world.url}{EVENTS}", content=b"\xff\xfe\xfd")
+    assert resp.status_code == 400
