@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -114,12 +115,17 @@ def main() -> int:
                     body = slash_command("incidents", response_url=f"{fake.url}/respond/{i}")
                     bodies.append((body, "application/x-www-form-urlencoded"))
 
+            local = threading.local()
+
             def send(item: tuple[str, str]) -> float:
+                # One keep-alive client per sender, as Slack keeps its connections open;
+                # a new client per request would measure TLS-context set-up, not flowsleuth.
+                if not hasattr(local, "client"):
+                    local.client = httpx.Client(timeout=30)
                 body, kind = item
+                headers = signed_headers(body, content_type=kind)
                 began = time.perf_counter()
-                resp = httpx.post(
-                    url, content=body, headers=signed_headers(body, content_type=kind), timeout=30
-                )
+                resp = local.client.post(url, content=body, headers=headers)
                 took = time.perf_counter() - began
                 if resp.status_code != 200:
                     raise SystemExit(f"Slack request answered {resp.status_code}: {resp.text}")
