@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from agent.slack.app import SlackSurface
 from agent.slack.settings import SlackSettings
+from tools.runbooks import Decision, add_decision_hook, remove_decision_hook
 from tools.runbooks.executors import ExecutorRegistry
 from tools.runbooks.roles import ApproverDirectory
 from tools.server.lifespan import chain_lifespan
@@ -29,13 +30,19 @@ EVENTS_PATH = "/slack/events"
 
 
 class SyncLoop:
-    """Keeps incident messages current: a sync every ``interval`` seconds until stopped."""
+    """Keeps incident messages current: a sync every ``interval`` seconds until stopped,
+    and one right away after any decision made in this process (web, CLI or Slack), so a
+    decision on the web shows in Slack within a moment rather than an interval."""
 
     def __init__(self, surface: SlackSurface, interval: float) -> None:
         self.surface = surface
         self.interval = interval
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def poke(self, _: Decision | None = None) -> None:
+        self._wake.set()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="slack-sync", daemon=True)
@@ -57,7 +64,8 @@ class SyncLoop:
                         log.warning("slack: incident %s not posted: %s", incident_id, why)
             except Exception:  # a bad pass must not end the loop; the next one may work
                 log.exception("slack: incident message sync failed")
-            self._stop.wait(self.interval)
+            self._wake.wait(self.interval)
+            self._wake.clear()
 
     def _expire(self) -> None:
         """Expire proposals past their time first (moving on the investigations that
@@ -73,6 +81,7 @@ class SyncLoop:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
 
@@ -120,9 +129,12 @@ def mount_slack(
             await run_in_threadpool(socket.connect)
         if loop is not None:
             loop.start()
+            add_decision_hook(loop.poke)
         try:
             yield
         finally:
+            if loop is not None:
+                remove_decision_hook(loop.poke)
             if socket is not None:
                 await run_in_threadpool(socket.close)  # no new work arrives
             if loop is not None:

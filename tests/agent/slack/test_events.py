@@ -27,8 +27,9 @@ from tests.agent.slack.fake_slack import (
     slash_command,
 )
 from tests.helpers.simstore import AT_US
-from tools.runbooks import expire_stale, get_proposal
+from tools.runbooks import expire_stale, get_proposal, reject
 from tools.runbooks.audit import list_audit
+from tools.runbooks.roles import ApproverDirectory, UserEntry
 from tools.store.models_notifications import NotificationRow
 
 EVENTS = "/slack/events"
@@ -338,3 +339,16 @@ def test_a_click_on_an_expired_proposal_says_so_and_clears_the_buttons(world: Wo
 def test_a_body_that_is_not_utf8_is_a_400_not_a_crash(world: World) -> None:
     resp = httpx.post(f"{world.url}{EVENTS}", content=b"\xff\xfe\xfd")
     assert resp.status_code == 400
+
+
+def test_a_decision_made_elsewhere_shows_in_slack_without_waiting_for_the_interval(
+    world: World,
+) -> None:
+    """The web queue and the CLI decide through the same engine; the sync loop (interval
+    an hour here) wakes on the decision and edits the message."""
+    _incident_message(world)
+    pid = _high(world)
+    directory = ApproverDirectory({"lead": UserEntry(roles=["data-lead"])})
+    reject(world.store, pid, "lead", "not now", directory=directory, now_us=AT_US)
+    updates = world.slack.wait_for("chat.update", where=lambda a: "not now" in _text(a["blocks"]))
+    assert updates, "the message was not edited after the decision"
