@@ -17,11 +17,12 @@ from langgraph.types import Command, StateSnapshot
 from pydantic import BaseModel, Field
 
 from agent.graph.build import Graph, build_graph
-from agent.graph.checkpoint import thread_lock
+from agent.graph.checkpoint import checkpoints_exist, open_checkpointer, thread_lock
 from agent.graph.state import AgentDeps, InvestigationState
 from tools.incidents import UnknownIncidentError, get_incident
 from tools.incidents.model import IncidentView
 from tools.runbooks import expire_stale, get_proposal
+from tools.store.db import Store
 from tools.store.models import now_micros
 
 AWAIT_NODE = "await_approval"
@@ -172,3 +173,14 @@ __all__ = [
     "thread_config",
     "unchanged",
 ]
+
+
+def saved_explanation(store: Store, incident_id: int) -> dict[str, Any] | None:
+    """The explanation the last investigation of ``incident_id`` wrote (checkpointed),
+    or None when none ran. Reads only: nothing is resumed or re-run."""
+    if not checkpoints_exist(store):
+        return None
+    with open_checkpointer(store) as saver:
+        values = build_graph(saver).get_state(thread_config(incident_id)).values or {}
+    found = values.get("explanation")
+    return found if isinstance(found, dict) else None

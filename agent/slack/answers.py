@@ -30,7 +30,8 @@ HELP = (
     "decision), `help`. Approve or reject with the buttons on an incident's message."
 )
 INCIDENT_REF = re.compile(r"(?:#|\bincident\s+)(\d{1,9})\b", re.IGNORECASE)
-MAX_ANSWER = 3500
+MAX_ANSWER = 6000  # split into sections of Slack's 3,000-character limit
+MAX_EXPLANATION = 3000
 MAX_LISTED = 20  # lines in a list answer; the rest are counted
 MAX_OPEN = 1000  # open incidents considered (list_incidents takes the newest ids)
 
@@ -129,6 +130,9 @@ def about_incident(
         lines += [f"  • {escape(ev.text)}" for ev in cause.evidence[: 3 if rank == 1 else 1]]
     if not incident.root_causes:
         lines.append("No root cause is ranked yet.")
+    explained = _explanation(store, incident.id)
+    if explained:
+        lines.append(f"*The investigation's explanation*\n{escape(explained)}")
     lines.append(
         f"Impact: {incident.campaigns_affected} campaigns, "
         f"{money(incident.revenue_at_risk_per_day)}/day revenue at risk; owners: "
@@ -146,6 +150,21 @@ def about_incident(
             f"_Answered from the incident record ({escape(why or 'no LLM is configured')})._"
         )
     return "\n".join(lines)[:MAX_ANSWER]
+
+
+def _explanation(store: Store, incident_id: int) -> str | None:
+    """What the investigator wrote about the incident (known / suspected / impact / what
+    to do), when an investigation ran; the answer stands without it."""
+    # Imported here: LangGraph takes a while to load, and only this needs it.
+    from agent.graph.run import saved_explanation
+
+    try:
+        found = saved_explanation(store, incident_id)
+    except Exception as exc:  # an unreadable checkpoint must not lose the answer
+        log.warning("slack: no explanation for incident %s: %s", incident_id, exc)
+        return None
+    text = (found or {}).get("text")
+    return str(text)[:MAX_EXPLANATION] if text else None
 
 
 def _pick(store: Store, question: str) -> tuple[IncidentView | None, str]:

@@ -110,21 +110,6 @@ def stakeholder_note(view: IncidentView) -> str:
     return note
 
 
-def agent_explanation(store: Store, incident_id: int) -> dict[str, Any] | None:
-    """The explanation the agent's investigation wrote, if one ran for this incident."""
-    # Imported here: LangGraph is heavy and only this page section needs it.
-    from agent.graph.build import build_graph
-    from agent.graph.checkpoint import checkpoints_exist, open_checkpointer
-    from agent.graph.run import thread_config
-
-    if not checkpoints_exist(store):
-        return None
-    with open_checkpointer(store) as saver:
-        values = build_graph(saver).get_state(thread_config(incident_id)).values or {}
-    found = values.get("explanation")
-    return found if isinstance(found, dict) else None
-
-
 def incident_context(store: Store, view: IncidentView) -> dict[str, Any]:
     hops = _hops(view)
     timeline = sorted(view.symptoms, key=lambda a: (a.onset, hops.get(a.node, 99)))
@@ -138,7 +123,10 @@ def incident_context(store: Store, view: IncidentView) -> dict[str, Any]:
     report = view.report or {}
     explanation = report.get("explanation")
     if not isinstance(explanation, dict):
-        explanation = agent_explanation(store, view.id)
+        # Imported here: LangGraph is heavy and only this page section needs it.
+        from agent.graph.run import saved_explanation
+
+        explanation = saved_explanation(store, view.id)
     return {
         "incident": view,
         "timeline": [(a, hops.get(a.node)) for a in timeline],

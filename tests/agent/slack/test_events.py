@@ -229,6 +229,8 @@ def test_a_mention_is_answered_in_its_thread_once(world: World) -> None:
     text = replies[0]["text"]
     assert f"Incident #{world.incident_id}" in text
     assert "no LLM is configured" in text
+    # The paused investigation's own explanation is part of the answer.
+    assert "The investigation's explanation" in text and "What we know" in text
 
 
 def test_the_slash_command_answers_in_a_thread(world: World) -> None:
