@@ -87,7 +87,7 @@ def test_operator_journey(browser: Any, api: FakeApi, sqlite_store: Store, tmp_p
         _login(lead, server.url, "lead")
         lead.screenshot(path=str(shots / "approval-queue.png"), full_page=True)
         lead.goto(f"{server.url}/ui/incidents/{ids['live']}")
-        assert lead.locator("svg.lineage").count() == 1
+        assert lead.locator("svg.lineage").count() == 1, lead.content()[:4000]
         lead.click("button[data-tab=marketer]")
         assert lead.locator("#tab-marketer").is_visible()
         assert not lead.locator("#tab-engineer").is_visible()
