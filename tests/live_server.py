@@ -50,17 +50,9 @@ class LiveServer:
         self.process.wait(timeout=10)
 
 
-@contextmanager
-def live_server(db_url: str, *extra_env: tuple[str, str]) -> Iterator[LiveServer]:
+def _start(db_url: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes] | None, str]:
+    """Start ``flowsleuth serve`` on a free port; (None, url) if the port was taken."""
     port = free_port()
-    # Ingestion tokens come from the caller or are the test token, never from the
-    # developer's own environment.
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("FLOWSLEUTH_INGEST_")}
-    given = dict(extra_env)
-    own_tokens = any(k.startswith("FLOWSLEUTH_INGEST_TOKENS") for k in given)
-    if not own_tokens:
-        given["FLOWSLEUTH_INGEST_TOKENS"] = f'["{INGEST_TOKEN}"]'
-    env = {**inherited, **given}
     proc = subprocess.Popen(
         [sys.executable, "-m", "agent", "--db", db_url, "serve", "--port", str(port)],
         env=env,
@@ -72,16 +64,42 @@ def live_server(db_url: str, *extra_env: tuple[str, str]) -> Iterator[LiveServer
     while True:
         if proc.poll() is not None:
             err = proc.stderr.read().decode() if proc.stderr else ""
+            if proc.stderr:
+                proc.stderr.close()
+            if "address already in use" in err.lower():
+                return None, url
             raise RuntimeError(f"flowsleuth serve exited early ({proc.returncode}): {err}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
+            health = httpx.get(f"{url}/healthz", timeout=1)
+            # Only our own process counts: another test's server may answer on this port
+            # until ours fails to bind and exits.
+            if health.status_code == 200 and health.json().get("pid") == proc.pid:
+                return proc, url
         except httpx.HTTPError:
             pass
         if time.monotonic() > deadline:
             proc.kill()
             raise RuntimeError("flowsleuth serve did not become healthy in 30 s")
         time.sleep(0.1)
+
+
+@contextmanager
+def live_server(db_url: str, *extra_env: tuple[str, str]) -> Iterator[LiveServer]:
+    # Ingestion tokens come from the caller or are the test token, never from the
+    # developer's own environment.
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("FLOWSLEUTH_INGEST_")}
+    given = dict(extra_env)
+    own_tokens = any(k.startswith("FLOWSLEUTH_INGEST_TOKENS") for k in given)
+    if not own_tokens:
+        given["FLOWSLEUTH_INGEST_TOKENS"] = f'["{INGEST_TOKEN}"]'
+    env = {**inherited, **given}
+    for _attempt in range(3):
+        proc, url = _start(db_url, env)
+        if proc is not None:
+            break
+        # Another test's server took the port between free_port() and our bind.
+    else:
+        raise RuntimeError("flowsleuth serve found its port taken three times")
     server = LiveServer(url, proc, None if own_tokens else INGEST_TOKEN)
     try:
         yield server

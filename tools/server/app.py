@@ -5,6 +5,7 @@ Ingestion needs a bearer token (FLOWSLEUTH_INGEST_TOKENS); the queries are read-
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
@@ -93,7 +94,9 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, Any]:
-        return {"status": "ok", "store": store.engine.dialect.name}
+        # The pid tells which of several server processes answered (and lets a test
+        # harness tell its own server from another that took the same port).
+        return {"status": "ok", "store": store.engine.dialect.name, "pid": os.getpid()}
 
     @app.get(
         "/api/v1/assets",
