@@ -11,12 +11,14 @@ signature is a 401 before any listener runs.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -38,6 +40,7 @@ from tools.store.models import now_micros
 log = logging.getLogger(__name__)
 
 WORKERS = 4
+REASON_DIALOG = "flowsleuth_reject_reason"
 # Replies quote telemetry: no link previews fetched from URLs in it.
 QUIET: dict[str, Any] = {"unfurl_links": False, "unfurl_media": False}
 MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
@@ -119,7 +122,18 @@ class SlackSurface:
         @app.action(REJECT)
         def _reject(ack: Callable[..., Any], body: dict[str, Any]) -> None:
             ack()
-            self._later("rejecting", self.decide, body, "rejected")
+            self.ask_reason(body)
+
+        @app.view(REASON_DIALOG)
+        def _reason(ack: Callable[..., Any], body: dict[str, Any], view: dict[str, Any]) -> None:
+            reason = dialog_reason(view)
+            if not reason:
+                ack(response_action="errors", errors={"reason": "Say why, for the record."})
+                return
+            ack()  # closes the dialog
+            click = Click.from_dialog(view, str(body["user"]["id"]))
+            if click.proposal_id is not None:
+                self._later("rejecting", self.decide_for, click, "rejected", reason)
 
         @app.event("app_mention")
         def _mention(event: dict[str, Any], body: dict[str, Any], request: BoltRequest) -> None:
@@ -150,21 +164,36 @@ class SlackSurface:
 
     # -- decisions -------------------------------------------------------------------
 
-    def decide(self, body: dict[str, Any], outcome: str) -> None:
+    def decide(self, body: dict[str, Any], outcome: str, reason: str | None = None) -> None:
         """One button click: decide through the engine, resume the investigation if this
         click won, then edit the incident message and say what happened."""
-        slack_user = str(body["user"]["id"])
-        channel = str(
-            (body.get("channel") or {}).get("id")
-            or (body.get("container") or {}).get("channel_id")
-            or ""
-        )
-        message_ts = str((body.get("message") or {}).get("ts") or "")
-        try:
-            proposal_id = int(body["actions"][0]["value"])
-        except (KeyError, IndexError, TypeError, ValueError):
-            self._ephemeral(channel, slack_user, "That button carries no proposal id.")
+        click = Click.of(body)
+        if click.proposal_id is None:
+            self._ephemeral(click.channel, click.user, "That button carries no proposal id.")
             return
+        self.decide_for(click, outcome, reason)
+
+    def ask_reason(self, body: dict[str, Any]) -> None:
+        """Reject asks why first (a dialog); the dialog's submission decides. The dialog
+        must open within 3 s of the click (its trigger expires), so this runs in the
+        listener, right after the acknowledgement."""
+        click = Click.of(body)
+        if click.proposal_id is None or self.settings.user_for(click.user) is None:
+            self._later("rejecting", self.decide, body, "rejected")  # refused there, audited
+            return
+        try:
+            self.client.views_open(
+                trigger_id=str(body.get("trigger_id") or ""),
+                view=reason_dialog(click),
+            )
+        except (SlackApiError, OSError) as exc:
+            log.warning("slack: no reason dialog (%s); rejecting without a reason", exc)
+            self._later("rejecting", self.decide, body, "rejected")
+
+    def decide_for(self, click: Click, outcome: str, reason: str | None) -> None:
+        slack_user, channel, message_ts = click.user, click.channel, click.message_ts
+        proposal_id = click.proposal_id
+        assert proposal_id is not None
         user = self.settings.user_for(slack_user)
         if user is None:
             record_audit(
@@ -189,7 +218,7 @@ class SlackSurface:
                 self.store,
                 proposal_id,
                 user,
-                f"via Slack by {user}",
+                f"{reason} (via Slack)" if reason else f"via Slack by {user}",
                 directory=self.directory,
                 now_us=self.clock(),
             )
@@ -308,6 +337,70 @@ class SlackSurface:
             )
         except (SlackApiError, OSError) as exc:
             log.warning("slack: could not tell %s: %s", user, exc)
+
+
+@dataclass(frozen=True)
+class Click:
+    """Who clicked which proposal's button, and on which message."""
+
+    user: str
+    channel: str
+    message_ts: str
+    proposal_id: int | None
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> Click:
+        channel = str(
+            (body.get("channel") or {}).get("id")
+            or (body.get("container") or {}).get("channel_id")
+            or ""
+        )
+        try:
+            proposal_id: int | None = int(body["actions"][0]["value"])
+        except (KeyError, IndexError, TypeError, ValueError):
+            proposal_id = None
+        message_ts = str((body.get("message") or {}).get("ts") or "")
+        return cls(str(body["user"]["id"]), channel, message_ts, proposal_id)
+
+    @classmethod
+    def from_dialog(cls, view: dict[str, Any], user: str) -> Click:
+        try:
+            meta = json.loads(str(view.get("private_metadata") or "{}"))
+            proposal_id: int | None = int(meta["proposal_id"])
+        except (ValueError, KeyError, TypeError):
+            meta, proposal_id = {}, None
+        return cls(user, str(meta.get("channel") or ""), str(meta.get("ts") or ""), proposal_id)
+
+
+def reason_dialog(click: Click) -> dict[str, Any]:
+    meta = {"proposal_id": click.proposal_id, "channel": click.channel, "ts": click.message_ts}
+    return {
+        "type": "modal",
+        "callback_id": REASON_DIALOG,
+        "private_metadata": json.dumps(meta),
+        "title": {"type": "plain_text", "text": f"Reject proposal #{click.proposal_id}"},
+        "submit": {"type": "plain_text", "text": "Reject"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "reason",
+                "label": {"type": "plain_text", "text": "Why? (kept in the audit log)"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "text",
+                    "multiline": True,
+                    "max_length": 1000,
+                },
+            }
+        ],
+    }
+
+
+def dialog_reason(view: dict[str, Any]) -> str:
+    values = ((view.get("state") or {}).get("values") or {}).get("reason") or {}
+    # NUL cannot be stored (PostgreSQL text); nothing a person types needs it.
+    return str((values.get("text") or {}).get("value") or "").replace("\x00", "").strip()
 
 
 def retry_of_a_delivery_we_took(headers: Mapping[str, Any]) -> bool:

@@ -78,6 +78,8 @@ class FakeSlack:
             return {"ok": True, "channel": channel, "ts": args.get("ts") or ts}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": ts}
+        if method == "views.open":
+            return {"ok": True, "view": {"id": f"V{self._ts}", **dict(args.get("view") or {})}}
         if method == "apps.connections.open":
             return {"ok": True, "url": self.socket_url}
         if method == "respond":
@@ -180,6 +182,25 @@ def block_action(
                 "action_ts": "1700000001.0",
             }
         ],
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def reason_submission(view: dict[str, Any], reason: str, *, user: str) -> str:
+    """The form body Slack sends when someone submits the reject-reason dialog."""
+    submitted = {
+        **view,
+        "id": "V1",
+        "state": {"values": {"reason": {"text": {"type": "plain_text_input", "value": reason}}}},
+    }
+    payload = {
+        "type": "view_submission",
+        "team": {"id": "T1"},
+        "user": {"id": user, "username": user.lower()},
+        "api_app_id": "A1",
+        "token": "legacy",
+        "trigger_id": "1.2.4",
+        "view": submitted,
     }
     return urlencode({"payload": json.dumps(payload)})
 

@@ -23,6 +23,7 @@ from tests.agent.slack.conftest import CHANNEL, World, slack_settings
 from tests.agent.slack.fake_slack import (
     block_action,
     mention_event,
+    reason_submission,
     signed_headers,
     slash_command,
 )
@@ -354,3 +355,40 @@ def test_a_decision_made_elsewhere_shows_in_slack_without_waiting_for_the_interv
     reject(world.store, pid, "lead", "not now", directory=directory, now_us=AT_US)
     updates = world.slack.wait_for("chat.update", where=lambda a: "not now" in _text(a["blocks"]))
     assert updates, "the message was not edited after the decision"
+
+
+def test_reject_asks_why_and_the_answer_is_the_recorded_reason(world: World) -> None:
+    _incident_message(world)
+    pid = _high(world)
+    ts = posted_ts(world)
+    resp = world.post(EVENTS, block_action(REJECT, pid, user="U0LEAD", message_ts=ts))
+    assert resp.status_code == 200
+    [opened] = world.slack.wait_for("views.open")
+    assert opened["trigger_id"] == "1.2.3"
+    view = opened["view"]
+    assert get_proposal(world.store, pid).status == "proposed"  # nothing decided yet
+    # An empty reason keeps the dialog open with an error on the field.
+    empty = world.post(EVENTS, reason_submission(view, "  ", user="U0LEAD"))
+    assert empty.status_code == 200 and empty.json()["response_action"] == "errors"
+    assert get_proposal(world.store, pid).status == "proposed"
+    done = world.post(EVENTS, reason_submission(view, "vendor <!here> says wait", user="U0LEAD"))
+    assert done.status_code == 200 and not done.content  # an empty 200 closes the dialog
+    said = world.slack.wait_for(
+        "chat.postMessage", where=lambda a: f"rejected proposal #{pid}" in str(a.get("text"))
+    )
+    assert len(said) == 1 and said[0]["thread_ts"] == ts
+    proposal = get_proposal(world.store, pid)
+    assert proposal.status == "rejected" and proposal.decided_by == "lead"
+    assert proposal.reason == "vendor <!here> says wait (via Slack)"
+    assert _decisions(world, pid) == 1
+    # The reason is shown, escaped, in the edited incident message.
+    edited = world.slack.wait_for("chat.update", where=lambda a: "says wait" in _text(a["blocks"]))
+    assert edited and "&lt;!here&gt;" in _text(edited[-1]["blocks"])
+
+
+def test_a_stranger_gets_no_dialog(world: World) -> None:
+    _incident_message(world)
+    pid = _high(world)
+    world.post(EVENTS, block_action(REJECT, pid, user="U0STRANGER"))
+    [told] = world.slack.wait_for("chat.postEphemeral")
+    assert "not mapped" in told["text"] and world.slack.of("views.open") == []
