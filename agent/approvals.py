@@ -179,6 +179,31 @@ def apply_decision(
     return None
 
 
+def settle_decision(
+    store: Store,
+    decision: Decision,
+    executors: Callable[[], ExecutorRegistry],
+    *,
+    actor: str,
+    now_us: int | None = None,
+) -> ApplyResult | None:
+    """What the web queue and Slack do after a winning decision: :func:`apply_decision`
+    with a registry made for it and closed after; an approval is applied now, a rejection
+    only moves the waiting investigation on."""
+    registry = executors()
+    try:
+        return apply_decision(
+            store,
+            decision,
+            registry,
+            apply_now=decision.outcome == "approved",
+            actor=actor,
+            now_us=now_us,
+        )
+    finally:
+        registry.close()
+
+
 def expire_and_resume(
     store: Store, executors: ExecutorRegistry, *, now_us: int | None = None
 ) -> list[int]:
@@ -226,4 +251,5 @@ __all__ = [
     "expire_and_resume",
     "resume_hook",
     "resume_incident",
+    "settle_decision",
 ]

@@ -44,15 +44,12 @@ def sync_cmd(
 ) -> None:
     """Post a message for each open incident not yet announced and edit those whose
     incident changed (a decision, a new symptom, a resolution)."""
-    from slack_sdk import WebClient
-
-    from agent.slack.notifier import IncidentNotifier
+    from agent.slack.notifier import IncidentNotifier, web_client
 
     settings = _settings()
     st = state(ctx)
-    assert settings.bot_token is not None
-    client = WebClient(token=settings.bot_token.get_secret_value(), base_url=settings.api_url)
-    report = IncidentNotifier(st.store, client, settings, clock=lambda: st.now_us).sync()
+    notifier = IncidentNotifier(st.store, web_client(settings), settings, clock=lambda: st.now_us)
+    report = notifier.sync()
     if as_json:
         print_json(
             {
@@ -77,12 +74,12 @@ def sync_cmd(
 @app.command("check")
 def check_cmd() -> None:
     """Check the Slack settings and that Slack accepts the bot token."""
-    from slack_sdk import WebClient
     from slack_sdk.errors import SlackApiError
 
+    from agent.slack.notifier import web_client
+
     settings = _settings()
-    assert settings.bot_token is not None
-    client = WebClient(token=settings.bot_token.get_secret_value(), base_url=settings.api_url)
+    client = web_client(settings)
     try:
         who = client.auth_test()
     except SlackApiError as exc:

@@ -80,15 +80,15 @@ def open_incidents(store: Store) -> str:
     incidents = list_incidents(store, status="open", limit=MAX_OPEN)
     if not incidents:
         return "No open incidents."
-    lines = [f"*{len(incidents)} open incident(s)*"]
-    for inc in incidents[:MAX_LISTED]:
-        lines.append(
+    return _bulleted(
+        f"*{len(incidents)} open incident(s)*",
+        [
             f"• #{inc.id} [{inc.severity}] {escape(inc.title)} — {inc.campaigns_affected} "
             f"campaigns, {money(inc.revenue_at_risk_per_day)}/day at risk"
-        )
-    if len(incidents) > MAX_LISTED:
-        lines.append(f"…and {len(incidents) - MAX_LISTED} less severe ones.")
-    return "\n".join(lines)
+            for inc in incidents
+        ],
+        "…and {} less severe ones.",
+    )
 
 
 def pending_approvals(store: Store, *, now_us: int | None = None) -> str:
@@ -100,14 +100,22 @@ def pending_approvals(store: Store, *, now_us: int | None = None) -> str:
     ]
     if not pending:
         return "Nothing waits for a decision."
-    lines = [f"*{len(pending)} proposal(s) waiting for a decision*"]
-    for p in pending[:MAX_LISTED]:
-        lines.append(
+    return _bulleted(
+        f"*{len(pending)} proposal(s) waiting for a decision*",
+        [
             f"• #{p.id} ({p.tier} impact) for incident #{p.incident_id}: "
             f"{escape(p.plan.description or p.action_key)}; expires {p.expires_at}"
-        )
-    if len(pending) > MAX_LISTED:
-        lines.append(f"…and {len(pending) - MAX_LISTED} older ones: see `flowsleuth approvals`.")
+            for p in pending
+        ],
+        "…and {} older ones: see `flowsleuth approvals`.",
+    )
+
+
+def _bulleted(header: str, items: list[str], more: str) -> str:
+    """The header, the first MAX_LISTED items, and ``more`` counting the rest."""
+    lines = [header, *items[:MAX_LISTED]]
+    if len(items) > MAX_LISTED:
+        lines.append(more.format(len(items) - MAX_LISTED))
     return "\n".join(lines)
 
 

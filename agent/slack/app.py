@@ -28,9 +28,9 @@ from slack_sdk.errors import SlackApiError
 
 from agent.slack.answers import answer
 from agent.slack.blocks import APPROVE, REJECT, escape, text_blocks
-from agent.slack.notifier import IncidentNotifier
+from agent.slack.notifier import IncidentNotifier, web_client
 from agent.slack.settings import SlackSettings
-from tools.runbooks import NotAllowedError, UnknownProposalError, approve, reject
+from tools.runbooks import Decision, NotAllowedError, UnknownProposalError, approve, reject
 from tools.runbooks.audit import record as record_audit
 from tools.runbooks.executors import ExecutorRegistry
 from tools.runbooks.roles import ApproverDirectory, DirectoryError
@@ -61,17 +61,13 @@ class SlackSurface:
         model: BaseChatModel | None = None,
         client: WebClient | None = None,
     ) -> None:
-        if settings.bot_token is None:
-            raise ValueError("the Slack app needs a bot token")
         self.store = store
         self.settings = settings
         self.directory = directory
         self.executors = executors
         self.clock = clock
         self.model = model
-        self.client = client or WebClient(
-            token=settings.bot_token.get_secret_value(), base_url=settings.api_url
-        )
+        self.client = client or web_client(settings)
         self.notifier = IncidentNotifier(store, self.client, settings, clock=clock)
         secret = settings.signing_secret.get_secret_value() if settings.signing_secret else None
         self.app = App(
@@ -240,7 +236,7 @@ class SlackSurface:
             self._refresh(decision.incident_id)  # the message still offered the buttons
             return
         said = f"<@{slack_user}> {decision.outcome} proposal #{proposal_id}"
-        said += self._resume(decision, outcome, user)
+        said += self._resume(decision, user)
         self._refresh(decision.incident_id)
         self._post(channel, said, thread_ts=message_ts or None)
 
@@ -250,27 +246,19 @@ class SlackSurface:
         except (SlackApiError, OSError) as exc:  # the decision stands; the loop retries
             log.warning("slack: incident %s message not updated: %s", incident_id, exc)
 
-    def _resume(self, decision: Any, outcome: str, user: str) -> str:
+    def _resume(self, decision: Decision, user: str) -> str:
         # Imported here: LangGraph takes a while to load and only decisions need it.
-        from agent.approvals import ResumeError, apply_decision
+        from agent.approvals import ResumeError, settle_decision
 
-        registry = self.executors()
         try:
-            applied = apply_decision(
-                self.store,
-                decision,
-                registry,
-                apply_now=outcome == "approved",
-                actor=user,
-                now_us=self.clock(),
+            applied = settle_decision(
+                self.store, decision, self.executors, actor=user, now_us=self.clock()
             )
         except ResumeError as exc:
             return f"; the investigation was not resumed: {escape(str(exc))}"
         except Exception as exc:  # the decision stands; say that applying it failed
             log.exception("slack: applying proposal %s failed", decision.proposal_id)
             return f"; applying it failed: {escape(str(exc))}"
-        finally:
-            registry.close()
         if applied is None:
             return "."
         return f": {escape(applied.status)} — {escape(applied.message)}"

@@ -33,6 +33,13 @@ PROVIDER = "slack"
 STALE_CLAIM_US = 10 * 60 * 1_000_000
 
 
+def web_client(settings: SlackSettings) -> WebClient:
+    """The Slack Web API client for the bot token (raises ValueError without one)."""
+    if settings.bot_token is None:
+        raise ValueError("the Slack app needs a bot token (FLOWSLEUTH_SLACK_BOT_TOKEN)")
+    return WebClient(token=settings.bot_token.get_secret_value(), base_url=settings.api_url)
+
+
 @dataclass
 class SyncReport:
     posted: list[int] = field(default_factory=list)
@@ -69,6 +76,8 @@ class IncidentNotifier:
 
     def sync(self) -> SyncReport:
         report = SyncReport()
+        # Most severe first. Each incident is read again under its lock in sync_one, so an
+        # edit is never built from state older than what a concurrent click just wrote.
         ids = [i.id for i in list_incidents(self.store, status="open", limit=500)]
         with self.store.read() as conn:
             shown_open = conn.execute(

@@ -212,22 +212,14 @@ def build_router(pages: Pages) -> APIRouter:
         message = decision.message
         if decision.won:
             # Imported here: it pulls in LangGraph, which would slow every server start.
-            from agent.approvals import ResumeError, apply_decision
+            from agent.approvals import ResumeError, settle_decision
 
-            registry = pages.executors()
             try:
-                applied = apply_decision(
-                    pages.store,
-                    decision,
-                    registry,
-                    apply_now=outcome == "approve",
-                    actor=user,
-                    now_us=pages.clock(),
+                applied = settle_decision(
+                    pages.store, decision, pages.executors, actor=user, now_us=pages.clock()
                 )
             except ResumeError as exc:
                 return _back(f"{message}; the investigation was not resumed: {exc}", error=True)
-            finally:
-                registry.close()
             if applied is not None:
                 message = f"{message}; {applied.status}: {applied.message}"
         return _back(message, error=not decision.won)
